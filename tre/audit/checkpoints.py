@@ -1,0 +1,163 @@
+"""Signed audit checkpoints: the chain's head, signed with a key the database never holds.
+
+A checkpoint ``{"seq", "hash", "time", "signature"}`` states "event ``seq`` had hash ``hash``".
+``head.json`` holds the newest (replaced atomically after every commit that wrote events);
+``checkpoints.jsonl`` keeps one line every :data:`LOG_EVERY` events so that a rewrite deep in the
+past is pinned too. Someone who can write the database but not this folder's key cannot truncate,
+rewrite or re-chain the log without ``tre audit verify`` noticing (docs/security-model.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+    load_pem_private_key,
+    load_pem_public_key,
+)
+
+from tre.errors import AuditIntegrityError, StorageError
+
+LOG_EVERY = 1000
+"""Events between two lines of the checkpoint log."""
+
+PRIVATE_KEY = "audit-ed25519.pem"
+PUBLIC_KEY = "audit-ed25519.pub.pem"
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A signed statement that event ``seq`` carried ``hash``."""
+
+    seq: int
+    hash: str
+    time: str
+    signature: str
+
+    def message(self) -> bytes:
+        """The bytes that are signed."""
+        return f"tre-audit-checkpoint:{self.seq}:{self.hash}:{self.time}".encode()
+
+    def to_line(self) -> str:
+        """One JSON line."""
+        return json.dumps({"seq": self.seq, "hash": self.hash, "time": self.time,
+                           "signature": self.signature}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, where: str) -> Checkpoint:
+        """Parse a checkpoint, or raise AuditIntegrityError naming ``where``."""
+        try:
+            raw = json.loads(text)
+            return cls(int(raw["seq"]), str(raw["hash"]), str(raw["time"]),
+                       str(raw["signature"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AuditIntegrityError(f"unreadable audit checkpoint in {where}: {exc}") from exc
+
+
+def create_keys(keys_dir: Path) -> None:
+    """Create the node's audit signing key pair once (private key mode 0600)."""
+    keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private = keys_dir / PRIVATE_KEY
+    if private.exists():
+        return
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    (keys_dir / PUBLIC_KEY).write_bytes(
+        key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    )
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    """The verification key at ``path``."""
+    try:
+        key = load_pem_public_key(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise AuditIntegrityError(f"cannot read the audit public key {path}: {exc}") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise AuditIntegrityError(f"{path} is not an Ed25519 public key")
+    return key
+
+
+class CheckpointWriter:
+    """Signs and records checkpoints after commits; safe across processes (file lock)."""
+
+    def __init__(self, audit_dir: Path, keys_dir: Path) -> None:
+        self.audit_dir = audit_dir
+        try:
+            key = load_pem_private_key((keys_dir / PRIVATE_KEY).read_bytes(), password=None)
+        except FileNotFoundError:
+            raise StorageError(
+                f"the audit signing key {keys_dir / PRIVATE_KEY} is missing: run `tre init`"
+            ) from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise StorageError(f"{keys_dir / PRIVATE_KEY} is not an Ed25519 private key")
+        self._key = key
+        audit_dir.mkdir(parents=True, exist_ok=True)
+
+    def sign(self, seq: int, hash: str) -> Checkpoint:
+        """A checkpoint for event ``seq`` with ``hash``, signed now."""
+        time = datetime.now(UTC).isoformat()
+        unsigned = Checkpoint(seq, hash, time, "")
+        signature = base64.b64encode(self._key.sign(unsigned.message())).decode()
+        return Checkpoint(seq, hash, time, signature)
+
+    def record(self, seq: int, hash: str, *, previous_seq: int) -> None:
+        """Record the head after a commit that moved it from ``previous_seq`` to ``seq``."""
+        checkpoint = self.sign(seq, hash)
+        with open(self.audit_dir / "lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            head = self.audit_dir / "head.json"
+            current = read_head(self.audit_dir)
+            if current is None or current.seq < seq:
+                tmp = head.with_suffix(".tmp")
+                tmp.write_text(checkpoint.to_line())
+                os.replace(tmp, head)
+            if seq // LOG_EVERY > previous_seq // LOG_EVERY or previous_seq == 0:
+                with open(self.audit_dir / "checkpoints.jsonl", "a") as log:
+                    log.write(checkpoint.to_line() + "\n")
+
+
+def read_head(audit_dir: Path) -> Checkpoint | None:
+    """The newest signed checkpoint, or None if none was written."""
+    path = audit_dir / "head.json"
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    return Checkpoint.from_json(text, str(path))
+
+
+def read_log(audit_dir: Path) -> Iterator[Checkpoint]:
+    """Every checkpoint of the log, in file order."""
+    path = audit_dir / "checkpoints.jsonl"
+    if not path.exists():
+        return
+    with open(path) as fh:
+        for n, line in enumerate(fh, 1):
+            if line.strip():
+                yield Checkpoint.from_json(line, f"{path}:{n}")
+
+
+def check_signature(checkpoint: Checkpoint, key: Ed25519PublicKey) -> bool:
+    """Whether ``checkpoint`` was signed by ``key``'s private half."""
+    try:
+        key.verify(base64.b64decode(checkpoint.signature), checkpoint.message())
+    except (InvalidSignature, ValueError):
+        return False
+    return True

@@ -1,0 +1,1 @@
+"""The database adapter: SQLAlchemy tables, migrations and repositories (SQLite or PostgreSQL)."""

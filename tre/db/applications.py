@@ -1,0 +1,97 @@
+"""Store and load data-access applications."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tre.db.codec import (
+    compute_from_json,
+    compute_to_json,
+    members_from_json,
+    members_to_json,
+    refs_from_json,
+    refs_to_json,
+)
+from tre.db.schema import ApplicationRow
+from tre.domain.applications import (
+    ApplicationKind,
+    ApplicationStatus,
+    DataAccessApplication,
+)
+from tre.domain.purposes import Purpose
+from tre.domain.values import Period
+from tre.errors import NotFound
+
+
+def _to_domain(row: ApplicationRow) -> DataAccessApplication:
+    return DataAccessApplication(
+        id=row.id, project=row.project, title=row.title, purpose=Purpose(row.purpose),
+        description=row.description, applicant=row.applicant, organisation=row.organisation,
+        members=members_from_json(row.members), datasets=refs_from_json(row.datasets),
+        compute=compute_from_json(row.compute),
+        period=Period(row.period_start, row.period_end), created_at=row.created_at,
+        status=ApplicationStatus(row.status), kind=ApplicationKind(row.kind),
+        amends_permit=row.amends_permit, decided_by=row.decided_by,
+        decision_reason=row.decision_reason, conditions=tuple(row.conditions),
+    )
+
+
+def add(session: Session, app: DataAccessApplication, now: datetime) -> None:
+    """Insert a new application."""
+    session.add(ApplicationRow(
+        id=app.id, project=app.project, kind=app.kind.value, amends_permit=app.amends_permit,
+        title=app.title, purpose=app.purpose.value, description=app.description,
+        applicant=app.applicant, organisation=app.organisation,
+        members=members_to_json(app.members), datasets=refs_to_json(app.datasets),
+        compute=compute_to_json(app.compute), period_start=app.period.start,
+        period_end=app.period.end, status=app.status.value, created_at=app.created_at,
+        updated_at=now, decided_by=app.decided_by, decision_reason=app.decision_reason,
+        conditions=list(app.conditions),
+    ))
+    session.flush()
+
+
+def save(session: Session, app: DataAccessApplication, now: datetime) -> None:
+    """Write the mutable fields (status and decision) of an existing application."""
+    row = session.get(ApplicationRow, app.id)
+    if row is None:
+        raise NotFound(f"no application {app.id}")
+    row.status = app.status.value
+    row.decided_by = app.decided_by
+    row.decision_reason = app.decision_reason
+    row.conditions = list(app.conditions)
+    row.updated_at = now
+    session.flush()
+
+
+def get(session: Session, app_id: str) -> DataAccessApplication:
+    """The application ``app_id``, or NotFound saying how to list them."""
+    row = session.get(ApplicationRow, app_id)
+    if row is None:
+        raise NotFound(f"no application {app_id!r}: `tre permits list --applications` lists them")
+    return _to_domain(row)
+
+
+def list_all(
+    session: Session, *, status: ApplicationStatus | None = None, user: str | None = None
+) -> list[DataAccessApplication]:
+    """Applications, newest first, optionally by status or applicant."""
+    query = select(ApplicationRow).order_by(ApplicationRow.created_at.desc(), ApplicationRow.id)
+    if status is not None:
+        query = query.where(ApplicationRow.status == status.value)
+    if user is not None:
+        query = query.where(ApplicationRow.applicant == user)
+    return [_to_domain(r) for r in session.scalars(query)]
+
+
+OPEN = (ApplicationStatus.DRAFT, ApplicationStatus.SUBMITTED, ApplicationStatus.UNDER_REVIEW)
+
+
+def open_for_project(session: Session, project: str) -> list[str]:
+    """Ids of applications for ``project`` not yet decided or withdrawn."""
+    query = select(ApplicationRow.id).where(
+        ApplicationRow.project == project, ApplicationRow.status.in_([s.value for s in OPEN]))
+    return list(session.scalars(query))

@@ -1,0 +1,131 @@
+"""Open, migrate and transact on tre's database; SQLite under $TRE_HOME or PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from tre.errors import StorageError
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def _alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def _sqlite_pragmas(busy_timeout_s: float) -> Any:
+    def on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        # Autocommit at the driver level so that we emit BEGIN IMMEDIATE ourselves: a writer
+        # takes the write lock up front instead of failing on a lock upgrade under contention.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    return on_connect
+
+
+def _begin_immediate(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def describe_operational_error(url: str, exc: BaseException) -> str:
+    """A message naming what went wrong with the database and what to do."""
+    text = str(getattr(exc, "orig", exc))
+    if "locked" in text or "busy" in text:
+        return (
+            f"the database {url} is locked by another process: wait for it to finish "
+            "(or raise TRE_DB_BUSY_TIMEOUT_S) and try again"
+        )
+    return f"cannot use the database {url}: {text}"
+
+
+class Database:
+    """A connection pool plus the session factory; create once and pass in."""
+
+    def __init__(self, url: str, *, busy_timeout_s: float = 10.0) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.sqlite_path: Path | None = None
+        kwargs: dict[str, Any] = {}
+        if self.is_sqlite:
+            self.sqlite_path = Path(parsed.database) if parsed.database else None
+            kwargs["connect_args"] = {"timeout": busy_timeout_s, "check_same_thread": False}
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine = create_engine(url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas(busy_timeout_s))
+            event.listen(self.engine, "begin", _begin_immediate)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password hidden."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def exists(self) -> bool:
+        """Whether the database file exists (always True for a server database)."""
+        return self.sqlite_path is None or self.sqlite_path.exists()
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the newest migration."""
+        if self.sqlite_path is not None:
+            self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            command.upgrade(_alembic_config(self.engine), "head")
+        except OperationalError as exc:
+            raise StorageError(describe_operational_error(self.display_url, exc)) from exc
+
+    def check_ready(self) -> None:
+        """Raise a StorageError saying what to do unless the schema is at the newest migration."""
+        if not self.exists():
+            raise StorageError(
+                f"no tre database at {self.sqlite_path}: run `tre init` first "
+                "(or set TRE_HOME / TRE_DATABASE_URL to where your tre lives)"
+            )
+        head = ScriptDirectory.from_config(_alembic_config(self.engine)).get_current_head()
+        try:
+            with self.engine.connect() as conn:
+                current = MigrationContext.configure(conn).get_current_revision()
+        except OperationalError as exc:
+            raise StorageError(describe_operational_error(self.display_url, exc)) from exc
+        if current != head:
+            raise StorageError(
+                f"the database {self.display_url} is at schema {current or 'none'}, "
+                f"this tre needs {head}: run `tre init` to migrate it"
+            )
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on any error."""
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except OperationalError as exc:
+            raise StorageError(describe_operational_error(self.display_url, exc)) from exc
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database error on {self.display_url}: {exc}") from exc
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

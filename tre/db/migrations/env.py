@@ -1,0 +1,13 @@
+"""Alembic environment: runs migrations on the engine tre hands in."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from tre.db.schema import Base
+
+engine = context.config.attributes["engine"]
+with engine.begin() as connection:
+    context.configure(connection=connection, target_metadata=Base.metadata,
+                      render_as_batch=connection.dialect.name == "sqlite")
+    context.run_migrations()

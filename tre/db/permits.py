@@ -1,0 +1,92 @@
+"""Store and load data permits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tre.db.codec import (
+    compute_from_json,
+    compute_to_json,
+    members_from_json,
+    members_to_json,
+    pinned_from_json,
+    refs_to_json,
+)
+from tre.db.schema import PermitRow
+from tre.domain.permits import DataPermit, EgressProfile, PermitStatus
+from tre.domain.values import Period
+from tre.errors import NotFound
+
+
+def _to_domain(row: PermitRow) -> DataPermit:
+    return DataPermit(
+        id=row.id, project=row.project, application=row.application, issued_by=row.issued_by,
+        issued_at=row.issued_at, decision_reason=row.decision_reason,
+        conditions=tuple(row.conditions), period=Period(row.valid_from, row.valid_until),
+        datasets=pinned_from_json(row.datasets), members=members_from_json(row.members),
+        compute=compute_from_json(row.compute), egress=EgressProfile(row.egress),
+        status=PermitStatus(row.status), status_reason=row.status_reason,
+    )
+
+
+def add(session: Session, permit: DataPermit, now: datetime) -> None:
+    """Insert a newly issued permit."""
+    session.add(PermitRow(
+        id=permit.id, project=permit.project, application=permit.application,
+        issued_by=permit.issued_by, issued_at=permit.issued_at,
+        decision_reason=permit.decision_reason, conditions=list(permit.conditions),
+        valid_from=permit.period.start, valid_until=permit.period.end,
+        datasets=refs_to_json(permit.datasets), members=members_to_json(permit.members),
+        compute=compute_to_json(permit.compute), egress=permit.egress.value,
+        status=permit.status.value, status_reason=permit.status_reason, updated_at=now,
+    ))
+    session.flush()
+
+
+def save(session: Session, permit: DataPermit, now: datetime) -> None:
+    """Write the mutable fields (status, members, period, compute) of a permit."""
+    row = session.get(PermitRow, permit.id)
+    if row is None:
+        raise NotFound(f"no permit {permit.id}")
+    row.status = permit.status.value
+    row.status_reason = permit.status_reason
+    row.members = members_to_json(permit.members)
+    row.valid_until = permit.period.end
+    row.valid_from = permit.period.start
+    row.compute = compute_to_json(permit.compute)
+    row.updated_at = now
+    session.flush()
+
+
+def get(session: Session, permit_id: str) -> DataPermit:
+    """The permit ``permit_id``, or NotFound saying how to list them."""
+    row = session.get(PermitRow, permit_id)
+    if row is None:
+        raise NotFound(f"no permit {permit_id!r}: `tre permits list` lists them")
+    return _to_domain(row)
+
+
+def for_project(session: Session, project: str) -> DataPermit | None:
+    """The permit of ``project``, if one was issued."""
+    row = session.scalars(select(PermitRow).where(PermitRow.project == project)).first()
+    return None if row is None else _to_domain(row)
+
+
+def list_all(session: Session, *, user: str | None = None) -> list[DataPermit]:
+    """Permits, newest first; with ``user``, only those naming them."""
+    rows = session.scalars(select(PermitRow).order_by(PermitRow.issued_at.desc(), PermitRow.id))
+    permits = [_to_domain(r) for r in rows]
+    if user is not None:
+        permits = [p for p in permits if any(m.user == user for m in p.members)]
+    return permits
+
+
+def due_to_expire(session: Session, now: datetime) -> list[DataPermit]:
+    """Permits still stored as active or suspended whose period has ended."""
+    query = select(PermitRow).where(
+        PermitRow.valid_until <= now,
+        PermitRow.status.in_([PermitStatus.ACTIVE.value, PermitStatus.SUSPENDED.value]))
+    return [_to_domain(r) for r in session.scalars(query)]

@@ -1,0 +1,65 @@
+"""Store and load users and their node roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tre.db.schema import UserRoleRow, UserRow
+from tre.domain.roles import Role
+from tre.errors import InvalidInput, NotFound
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A person known to this node, with their node roles."""
+
+    name: str
+    display_name: str
+    roles: frozenset[Role]
+
+
+def add(session: Session, user: User, now: datetime) -> None:
+    """Insert a user; an existing name is an error."""
+    if session.get(UserRow, user.name) is not None:
+        raise InvalidInput(
+            f"user {user.name!r} exists already: `tre users grant` adds roles to a user")
+    session.add(UserRow(name=user.name, display_name=user.display_name, created_at=now))
+    session.flush()
+    session.add_all(UserRoleRow(user=user.name, role=r.value) for r in sorted(user.roles))
+    session.flush()
+
+
+def grant(session: Session, name: str, roles: frozenset[Role]) -> User:
+    """Give ``name`` more roles; returns the user as they are now."""
+    have = get(session, name)
+    session.add_all(UserRoleRow(user=name, role=r.value) for r in sorted(roles - have.roles))
+    session.flush()
+    return get(session, name)
+
+
+def get(session: Session, name: str) -> User:
+    """The user ``name``, or NotFound saying how to add them."""
+    row = session.get(UserRow, name)
+    if row is None:
+        raise NotFound(f"unknown user {name!r}: add them with `tre users add {name} --role ROLE`")
+    roles = session.scalars(select(UserRoleRow.role).where(UserRoleRow.user == name))
+    return User(row.name, row.display_name, frozenset(Role(r) for r in roles))
+
+
+def missing(session: Session, names: set[str]) -> list[str]:
+    """The names in ``names`` that are not users, sorted."""
+    found = set(session.scalars(select(UserRow.name).where(UserRow.name.in_(names))))
+    return sorted(names - found)
+
+
+def list_all(session: Session) -> list[User]:
+    """Every user, by name."""
+    roles: dict[str, set[Role]] = {}
+    for user, role in session.execute(select(UserRoleRow.user, UserRoleRow.role)):
+        roles.setdefault(user, set()).add(Role(role))
+    return [User(r.name, r.display_name, frozenset(roles.get(r.name, ())))
+            for r in session.scalars(select(UserRow).order_by(UserRow.name))]

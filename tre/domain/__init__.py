@@ -1,0 +1,1 @@
+"""The pure domain of tre: applications, permits, roles and their state machines (no I/O)."""

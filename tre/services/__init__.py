@@ -1,0 +1,1 @@
+"""Services: orchestrate the domain, ask policy, write state and its audit event together."""

@@ -1,0 +1,90 @@
+"""Data permits: suspend, reinstate, revoke, expire, and the data-access decision under them."""
+
+from __future__ import annotations
+
+from tre.audit import log as audit
+from tre.db import permits as permit_store
+from tre.db import users as user_store
+from tre.domain.permits import DataPermit, PermitStatus
+from tre.errors import InvalidInput
+from tre.policy import inputs
+from tre.policy.decisions import Decision
+from tre.services.node import Node, refusal
+
+_ACTIONS: dict[str, PermitStatus] = {
+    "suspend": PermitStatus.SUSPENDED,
+    "reinstate": PermitStatus.ACTIVE,
+    "revoke": PermitStatus.REVOKED,
+}
+
+
+def change_status(node: Node, actor: str, permit_id: str, action: str,
+                  reason: str) -> DataPermit:
+    """Suspend, reinstate or revoke a permit (an HDAB officer, with a reason)."""
+    if action not in _ACTIONS:
+        raise InvalidInput(f"unknown permit action {action!r}: use suspend, reinstate or revoke")
+    request_id = audit.new_request_id()
+    with node.unit_of_work() as session:
+        now = node.clock()
+        permit = permit_store.get(session, permit_id)
+        moved = permit.moved_to(_ACTIONS[action], now, reason)
+        user = user_store.get(session, actor)
+        decision = node.authorise(
+            session, decision="permit_change",
+            input=inputs.permit_change_input(
+                inputs.actor_input(user.name, (r.value for r in user.roles)), permit, action,
+                reason),
+            actor=actor, action=f"permit.{action}", object_type="permit", object_id=permit.id,
+            request_id=request_id)
+        if decision.allow:
+            permit_store.save(session, moved, now)
+            audit.record(session, time=now, actor=actor, action=f"permit.{action}",
+                         object_type="permit", object_id=permit.id, outcome="allowed",
+                         request_id=request_id, decision=decision, details={"reason": reason})
+    if not decision.allow:
+        raise refusal(decision)
+    return moved
+
+
+def expire_due(node: Node, actor: str = "system") -> list[DataPermit]:
+    """Record ``expired`` on every permit past its end (they already count as expired)."""
+    with node.unit_of_work() as session:
+        now = node.clock()
+        expired = []
+        for permit in permit_store.due_to_expire(session, now):
+            moved = permit.moved_to(PermitStatus.EXPIRED, now, "the permit's period ended")
+            permit_store.save(session, moved, now)
+            audit.record(session, time=now, actor=actor, action="permit.expire",
+                         object_type="permit", object_id=permit.id, outcome="allowed",
+                         request_id=audit.new_request_id(),
+                         details={"valid_until": permit.period.end.isoformat()})
+            expired.append(moved)
+    return expired
+
+
+def check_data_access(node: Node, user: str, project: str, dataset: str,
+                      version: str) -> Decision:
+    """May ``user`` use dataset@version in ``project`` now? Audited either way."""
+    with node.unit_of_work() as session:
+        now = node.clock()
+        permit = permit_store.for_project(session, project)
+        decision = node.policy.decide("data_access", inputs.data_access_input(
+            user, project, dataset, version, now, permit))
+        audit.record(session, time=now, actor=user, action="data.access",
+                     object_type="dataset", object_id=f"{dataset}@{version}",
+                     outcome="allowed" if decision.allow else "denied",
+                     request_id=audit.new_request_id(), decision=decision,
+                     details={"project": project})
+    return decision
+
+
+def get_permit(node: Node, permit_id: str) -> DataPermit:
+    """One permit."""
+    with node.db.transaction() as session:
+        return permit_store.get(session, permit_id)
+
+
+def list_permits(node: Node, *, user: str | None = None) -> list[DataPermit]:
+    """Permits, newest first (only those naming ``user`` if given)."""
+    with node.db.transaction() as session:
+        return permit_store.list_all(session, user=user)
