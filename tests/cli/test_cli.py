@@ -12,6 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from tre.db.datasets import Dataset
+from tre.domain.roles import Role
+from tre.services import catalogue, users
+from tre.services.bootstrap import initialise, open_node
+from tre.settings import Settings
+
 TRE = [sys.executable, "-m", "tre.cli.app"]
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -40,14 +46,22 @@ def tre(home: Path) -> Run:
 
 
 @pytest.fixture
-def seeded(tre: Run, tmp_path: Path) -> Run:
-    tre("init")
-    for name, role in [("alice", "researcher"), ("bob", "researcher"), ("olga", "hdab_officer"),
-                       ("rita", "hdab_officer")]:
-        tre("users", "add", name, "--role", role)
-    tre("users", "grant", "rita", "--role", "researcher")
-    (tmp_path / "ds").mkdir()
-    tre("datasets", "register", "lung-ct", "--version", "v1", "--path", str(tmp_path / "ds"))
+def seeded(tre: Run, home: Path, tmp_path: Path) -> Run:
+    """A home with users and a dataset, made in-process (fast); the test then uses the CLI."""
+    settings = Settings(home=home)
+    initialise(settings).dispose()
+    node = open_node(settings)
+    try:
+        for name, roles in [("alice", [Role.RESEARCHER]), ("bob", [Role.RESEARCHER]),
+                            ("olga", [Role.HDAB_OFFICER]),
+                            ("rita", [Role.HDAB_OFFICER, Role.RESEARCHER])]:
+            users.add_user(node, "host:test", name, roles)
+        (tmp_path / "ds").mkdir()
+        catalogue.register_version(
+            node, "host:test", Dataset("lung-ct", "Lung CT", "", "H", False, node.clock()),
+            "v1", str(tmp_path / "ds"))
+    finally:
+        node.close()
     return tre
 
 
@@ -109,7 +123,7 @@ def test_apply_bad_references(seeded: Run, home: Path, args: tuple[str, ...],
 
 @pytest.mark.parametrize(("extra", "until", "message"), [
     (("--from", "2099-06-01"), "2099-01-01", "before it starts"),
-    ((), "2001-01-01", "ends in the past"),
+    (("--from", "2000-01-01"), "2001-01-01", "ends in the past"),
     ((), "31/12/2099", "cannot read the date"),
     (("--from", "2099-01-01T10:00:00"), "2099-12-31", "has no time zone"),
 ])
@@ -246,3 +260,26 @@ def test_up_demo_once_is_idempotent(tre: Run, home: Path) -> None:
     permits = json.loads(tre("permits", "list", "--json").stdout)
     assert [p["project"] for p in permits] == ["demo-lung-ai"]
     assert json.loads(tre("audit", "verify", "--json").stdout)["ok"] is True
+
+
+def test_users_and_datasets_commands(tre: Run, tmp_path: Path) -> None:
+    tre("init")
+    tre("users", "add", "alice", "--role", "researcher", "--display-name", "Alice A")
+    tre("users", "grant", "alice", "--role", "sme_developer")
+    assert json.loads(tre("users", "list", "--json").stdout) == [
+        {"name": "alice", "display_name": "Alice A", "roles": ["researcher", "sme_developer"]}]
+    again = tre("users", "add", "alice", "--role", "researcher", ok=False)
+    assert again.returncode == 2
+    assert "exists already" in again.stderr
+    bad = tre("users", "add", "Robert'); DROP TABLE users;--", "--role", "researcher", ok=False)
+    assert bad.returncode == 2
+    assert "invalid user name" in bad.stderr
+    (tmp_path / "v1").mkdir()
+    tre("datasets", "register", "lung-ct", "--version", "v1", "--path", str(tmp_path / "v1"))
+    shown = json.loads(tre("datasets", "show", "lung-ct", "--json").stdout)
+    assert shown["path"] == str(tmp_path / "v1")
+    assert shown["version"] == "v1"
+    missing = tre("datasets", "register", "x-ray", "--version", "v1", "--path",
+                  str(tmp_path / "nope"), ok=False)
+    assert missing.returncode == 2
+    assert "is not a folder" in missing.stderr

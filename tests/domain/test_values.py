@@ -42,7 +42,7 @@ def test_dataset_ref_rejects(text: str) -> None:
 
 
 def test_period_rejects_inverted_and_empty() -> None:
-    with pytest.raises(InvalidInput, match="ends .* before it starts"):
+    with pytest.raises(InvalidInput, match=r"ends .* before it starts"):
         Period(T0, T0 - timedelta(days=1))
     with pytest.raises(InvalidInput, match="before it starts"):
         Period(T0, T0)

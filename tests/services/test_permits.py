@@ -37,12 +37,14 @@ def test_members_read_the_pinned_version_only(world: Node) -> None:
 
 
 def test_access_decisions_are_audited_with_reasons(world: Node) -> None:
-    issue_permit(world)
+    permit = issue_permit(world)
     decision = permits.check_data_access(world, "carol", "lung-ai", "lung-ct", "v1")
     assert not decision.allow
-    assert decision.reasons == ("carol is not a member of permit "
-                                f"{permits.list_permits(world)[0].id}",) or decision.reasons
-    assert audit_trail(world)[-1] == ("carol", "data.access", "lung-ct@v1", "denied")
+    assert decision.reasons == (f"carol is not a member of permit {permit.id}",)
+    allowed = permits.check_data_access(world, "bob", "lung-ai", "lung-ct", "v1")
+    assert allowed.reasons == (f"permit {permit.id} grants bob lung-ct@v1 in project lung-ai",)
+    assert audit_trail(world)[-2:] == [("carol", "data.access", "lung-ct@v1", "denied"),
+                                       ("bob", "data.access", "lung-ct@v1", "allowed")]
 
 
 def test_suspend_reinstate_revoke(world: Node) -> None:

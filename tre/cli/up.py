@@ -38,8 +38,8 @@ def up(
                       f"policy engine: {settings.policy_engine}")
         if seed_demo:
             world = demo.seed(node, settings.home)
-            console.print(f"demo users: {', '.join(f'{u} ({r[0].value})' for u, r in
-                                                     world.users.items())}")
+            people = ", ".join(f"{u} ({r[0].value})" for u, r in world.users.items())
+            console.print(f"demo users: {people}")
             console.print(f"demo project {world.permit.project}: permit {world.permit.id} "
                           f"for {', '.join(str(d) for d in world.permit.datasets)}")
             console.print("try:  tre permits list   |   tre permits check --as alice "

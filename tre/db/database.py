@@ -8,20 +8,23 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tre.errors import StorageError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
+SCHEMA_HEAD = "0001"
+"""The newest migration; a test holds it equal to Alembic's head (checked without importing
+Alembic, which would slow every command)."""
 
-def _alembic_config(engine: Engine) -> Config:
+
+def alembic_config(engine: Engine) -> Any:
+    """An Alembic config that migrates ``engine`` with tre's migrations."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
@@ -91,8 +94,10 @@ class Database:
         """Create or upgrade the schema to the newest migration."""
         if self.sqlite_path is not None:
             self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        from alembic import command
+
         try:
-            command.upgrade(_alembic_config(self.engine), "head")
+            command.upgrade(alembic_config(self.engine), "head")
         except OperationalError as exc:
             raise StorageError(describe_operational_error(self.display_url, exc)) from exc
 
@@ -103,16 +108,17 @@ class Database:
                 f"no tre database at {self.sqlite_path}: run `tre init` first "
                 "(or set TRE_HOME / TRE_DATABASE_URL to where your tre lives)"
             )
-        head = ScriptDirectory.from_config(_alembic_config(self.engine)).get_current_head()
         try:
             with self.engine.connect() as conn:
-                current = MigrationContext.configure(conn).get_current_revision()
-        except OperationalError as exc:
-            raise StorageError(describe_operational_error(self.display_url, exc)) from exc
-        if current != head:
+                current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except (OperationalError, ProgrammingError) as exc:
+            if "alembic_version" not in str(exc):
+                raise StorageError(describe_operational_error(self.display_url, exc)) from exc
+            current = None
+        if current != SCHEMA_HEAD:
             raise StorageError(
                 f"the database {self.display_url} is at schema {current or 'none'}, "
-                f"this tre needs {head}: run `tre init` to migrate it"
+                f"this tre needs {SCHEMA_HEAD}: run `tre init` to migrate it"
             )
 
     @contextmanager

@@ -94,6 +94,13 @@ class DataPermit:
         check_transition("permit", PERMIT_TRANSITIONS, current, status)
         return replace(self, status=status, status_reason=reason)
 
+    def expired(self, now: datetime) -> DataPermit:
+        """This permit with ``expired`` recorded (it already counted as expired from its end)."""
+        if now < self.period.end:
+            raise InvalidInput(f"permit {self.id} runs until {self.period.end.isoformat()}")
+        check_transition("permit", PERMIT_TRANSITIONS, self.status, P.EXPIRED)
+        return replace(self, status=P.EXPIRED, status_reason="the permit's period ended")
+
     def amended(
         self, members: tuple[Member, ...], period: Period, compute: Compute, reason: str
     ) -> DataPermit:

@@ -52,7 +52,7 @@ def expire_due(node: Node, actor: str = "system") -> list[DataPermit]:
         now = node.clock()
         expired = []
         for permit in permit_store.due_to_expire(session, now):
-            moved = permit.moved_to(PermitStatus.EXPIRED, now, "the permit's period ended")
+            moved = permit.expired(now)
             permit_store.save(session, moved, now)
             audit.record(session, time=now, actor=actor, action="permit.expire",
                          object_type="permit", object_id=permit.id, outcome="allowed",
