@@ -8,12 +8,9 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tre.policy.bundle import default_policies_dir
+
 DEFAULT_HOME = Path.home() / ".tre"
-
-
-def default_policies_dir() -> Path:
-    """The ``policies/`` folder beside the ``tre`` package."""
-    return Path(__file__).resolve().parent.parent / "policies"
 
 
 class Settings(BaseSettings):

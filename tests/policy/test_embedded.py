@@ -1,0 +1,238 @@
+"""The embedded engine (regorus): tre's decisions on the inputs tre builds, fail-closed."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from policy.policy_cases import NOW, VALID_FROM, VALID_UNTIL, access, actor, application, permit
+
+from tre.domain.permits import PermitStatus
+from tre.domain.roles import ProjectRole
+from tre.domain.values import Member
+from tre.errors import InvalidInput, PolicyEngineUnavailable
+from tre.policy import inputs
+from tre.policy.bundle import default_policies_dir, load_bundle, policy_paths
+from tre.policy.decisions import DECISIONS, Decision
+from tre.policy.embedded import EmbeddedPolicyEngine, compile_engine
+from tre.policy.factory import build_engine
+from tre.policy.opa_server import OpaServerPolicyEngine
+
+
+def _allowed(name: str, reason: str) -> Decision:
+    return Decision(name=name, allow=True, reasons=(reason,))
+
+
+def _denied(name: str, *reasons: str) -> Decision:
+    return Decision(name=name, allow=False, reasons=tuple(reasons))
+
+
+def write_stub_bundle(folder: Path, access_rego: str | None = None) -> Path:
+    """A policies folder defining every decision as a stub deny (access_rego replaces one)."""
+    for package in DECISIONS.values():
+        path = folder / f"{package}.rego"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        dotted = package.replace("/", ".")
+        stub = 'decision := {"allow": false, "reasons": ["stub"]}'
+        path.write_text(f"package {dotted}\n\n{stub}\n")
+    if access_rego is not None:
+        (folder / "tre/data/access.rego").write_text(access_rego)
+    return folder
+
+
+def test_lead_reads_granted_version(embedded_engine: EmbeddedPolicyEngine) -> None:
+    assert embedded_engine.decide("data_access", access("alice")) == _allowed(
+        "data_access", "permit P-1 grants alice lung-ct@v1 in project lung-screening")
+
+
+def test_access_denies_with_every_reason(embedded_engine: EmbeddedPolicyEngine) -> None:
+    suspended = permit(status=PermitStatus.SUSPENDED)
+    got = embedded_engine.decide(
+        "data_access", access("carol", version="v2", granted=suspended, project="brain-mri"))
+    assert got == _denied(
+        "data_access",
+        "observers may not read data: carol is an observer of permit P-1",
+        "permit P-1 does not grant lung-ct@v2",
+        "permit P-1 is for project lung-screening, not brain-mri",
+        "permit P-1 is suspended",
+    )
+
+
+def test_access_at_the_expiry_second(embedded_engine: EmbeddedPolicyEngine) -> None:
+    at_end = embedded_engine.decide("data_access", access(now=VALID_UNTIL))
+    just_before = embedded_engine.decide(
+        "data_access", access(now=VALID_UNTIL - timedelta(milliseconds=1)))
+    at_start = embedded_engine.decide("data_access", access(now=VALID_FROM))
+    assert (at_end.allow, at_end.reasons) == (False, ("permit P-1 has expired",))
+    assert (just_before.allow, at_start.allow) == (True, True)
+
+
+def test_removed_member_and_missing_permit_deny(embedded_engine: EmbeddedPolicyEngine) -> None:
+    without_alice = permit(members=(Member("bob", ProjectRole.LEAD),))
+    assert embedded_engine.decide("data_access", access(granted=without_alice)) == _denied(
+        "data_access", "alice is not a member of permit P-1")
+    assert embedded_engine.decide("data_access", access(no_permit=True)) == _denied(
+        "data_access", "no permit for project lung-screening")
+
+
+def test_applicant_submits_and_withdraws(embedded_engine: EmbeddedPolicyEngine) -> None:
+    app = application()
+    alice = inputs.submit_input(actor("alice", "researcher"), app)
+    bob = inputs.submit_input(actor("bob", "researcher"), app)
+    assert embedded_engine.decide("application_submit", alice) == _allowed(
+        "application_submit", "alice may submit application A-1 as its applicant")
+    assert embedded_engine.decide("application_withdraw", alice) == _allowed(
+        "application_withdraw", "alice may withdraw application A-1 as its applicant")
+    assert embedded_engine.decide("application_withdraw", bob) == _denied(
+        "application_withdraw",
+        "only the applicant of application A-1 (alice) may withdraw it, not bob")
+
+
+def test_officer_decides_only_with_a_reason(embedded_engine: EmbeddedPolicyEngine) -> None:
+    olga = actor("olga", "hdab_officer")
+    approve = inputs.decide_input(olga, application(), "approve", "meets the purpose")
+    blank = inputs.decide_input(olga, application(), "reject", "   ")
+    own = inputs.decide_input(actor("bob", "hdab_officer"), application(), "review", "")
+    assert embedded_engine.decide("application_decide", approve) == _allowed(
+        "application_decide", "hdab officer olga may approve application A-1")
+    assert embedded_engine.decide("application_decide", blank) == _denied(
+        "application_decide", "a decision to reject needs a reason")
+    assert embedded_engine.decide("application_decide", own) == _denied(
+        "application_decide",
+        "hdab officers may not decide on an application they are a member of (bob is in A-1)")
+
+
+def test_officer_changes_a_permit(embedded_engine: EmbeddedPolicyEngine) -> None:
+    revoke = inputs.permit_change_input(actor("olga", "hdab_officer"), permit(), "revoke", "breach")
+    by_member = inputs.permit_change_input(actor("alice", "researcher"), permit(), "suspend", "")
+    assert embedded_engine.decide("permit_change", revoke) == _allowed(
+        "permit_change", "hdab officer olga may revoke permit P-1")
+    assert embedded_engine.decide("permit_change", by_member) == _denied(
+        "permit_change",
+        "alice needs the hdab_officer role to change a permit",
+        "changing permit P-1 needs a reason",
+        "hdab officers may not change a permit they are a member of (alice is in P-1)",
+    )
+
+
+@pytest.mark.parametrize("name", sorted(DECISIONS))
+def test_empty_input_denies(embedded_engine: EmbeddedPolicyEngine, name: str) -> None:
+    decision = embedded_engine.decide(name, {})
+    assert (decision.allow, decision.error) == (False, None)
+    assert decision.reasons
+
+
+def test_rego_unit_tests_pass_under_regorus() -> None:
+    policies = default_policies_dir()
+    engine = compile_engine(load_bundle(policies), policies)
+    for path in sorted(policies.rglob("*_test.rego")):
+        engine.add_policy(path.name, path.read_text())
+    failed = []
+    for path in sorted(policies.rglob("*_test.rego")):
+        text = path.read_text()
+        package = re.search(r"^package (\S+)$", text, re.MULTILINE)
+        assert package is not None
+        for test in re.findall(r"^(test_\w+) if", text, re.MULTILINE):
+            if engine.eval_rule(f"data.{package.group(1)}.{test}") is not True:
+                failed.append(f"{package.group(1)}.{test}")
+    assert failed == []
+
+
+def test_decisions_from_many_threads_agree(embedded_engine: EmbeddedPolicyEngine) -> None:
+    cases = [access("alice"), access("carol"), access(now=NOW + timedelta(days=400)), {}]
+    expected = [embedded_engine.decide("data_access", case) for case in cases]
+
+    def run(_: int) -> list[Decision]:
+        return [embedded_engine.decide("data_access", case) for case in cases for _ in range(50)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(run, range(16)))
+    want = [decision for decision in expected for _ in range(50)]
+    assert all(result == want for result in results)
+
+
+def test_unknown_decision_raises(embedded_engine: EmbeddedPolicyEngine) -> None:
+    with pytest.raises(InvalidInput, match="unknown decision 'data_acess': use one of"):
+        embedded_engine.decide("data_acess", access())
+
+
+def test_input_that_is_not_json_denies(embedded_engine: EmbeddedPolicyEngine) -> None:
+    decision = embedded_engine.decide("data_access", {"user": "alice", "now": datetime.now()})
+    assert (decision.allow, decision.error) == (False, "EmbeddedEvaluationError")
+    assert decision.reasons[0].startswith("policy engine embedded failed: ")
+
+
+def test_sets_come_back_as_sorted_lists(tmp_path: Path) -> None:
+    folder = write_stub_bundle(tmp_path, (
+        "package tre.data.access\n\n"
+        'decision := {"allow": false, "reasons": {"b", "c", "a"}, "extra": {{"z", 1}, {null}}}\n'))
+    engine = EmbeddedPolicyEngine(folder)
+    assert engine.decide("data_access", {}) == _denied("data_access", "a", "b", "c")
+    assert engine._evaluate("tre/data/access", {}) == {
+        "allow": False, "reasons": ["a", "b", "c"], "extra": [[None], [1, "z"]]}
+
+
+def test_undefined_decision_denies(tmp_path: Path) -> None:
+    folder = write_stub_bundle(tmp_path, (
+        'package tre.data.access\n\ndecision := {"allow": true, "reasons": ["x"]} if input.x\n'))
+    engine = EmbeddedPolicyEngine(folder)
+    assert engine.decide("data_access", {}) == Decision(
+        name="data_access", allow=False,
+        reasons=("policy data_access returned no decision (undefined): denied",),
+        error="undefined")
+
+
+def test_evaluation_error_denies(tmp_path: Path) -> None:
+    folder = write_stub_bundle(tmp_path, (
+        "package tre.data.access\n\n"
+        'decision := {"allow": true, "reasons": ["x"]} if input.x\n\n'
+        'decision := {"allow": false, "reasons": ["y"]} if input.x\n'))
+    decision = EmbeddedPolicyEngine(folder).decide("data_access", {"x": True})
+    assert (decision.allow, decision.error) == (False, "EmbeddedEvaluationError")
+
+
+def test_missing_policies_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="does not exist: point the policy engine"):
+        EmbeddedPolicyEngine(tmp_path / "nowhere")
+
+
+def test_empty_policies_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "only_test.rego").write_text("package x_test\n")
+    with pytest.raises(InvalidInput, match=r"holds no \.rego policies"):
+        EmbeddedPolicyEngine(tmp_path)
+
+
+def test_broken_policy_is_refused_at_startup(tmp_path: Path) -> None:
+    folder = write_stub_bundle(tmp_path, "package tre.data.access\n\ndecision := {\n")
+    with pytest.raises(PolicyEngineUnavailable, match=r"access.rego does not compile: .*opa check"):
+        EmbeddedPolicyEngine(folder)
+
+
+def test_bundle_without_a_decision_is_refused(tmp_path: Path) -> None:
+    folder = write_stub_bundle(tmp_path, "package tre.data.access\n\nallow := false\n")
+    expected = r"do not define data\.tre\.data\.access\.decision \(decision data_access\)"
+    with pytest.raises(PolicyEngineUnavailable, match=expected):
+        EmbeddedPolicyEngine(folder)
+
+
+def test_bundle_skips_rego_tests() -> None:
+    names = [path.name for path in policy_paths(default_policies_dir())]
+    assert names == ["decide.rego", "submit.rego", "withdraw.rego", "access.rego", "change.rego"]
+
+
+def test_factory_builds_each_kind() -> None:
+    def build(kind: str) -> object:
+        return build_engine(kind, policies_dir=default_policies_dir(),
+                            opa_url="http://127.0.0.1:8181", timeout_s=0.5)
+
+    embedded, opa = build("embedded"), build("opa")
+    assert isinstance(embedded, EmbeddedPolicyEngine)
+    assert isinstance(opa, OpaServerPolicyEngine)
+    assert (opa.url, opa.timeout_s) == ("http://127.0.0.1:8181", 0.5)
+    opa.close()
+    expected = r"engine 'wasm' \(TRE_POLICY_ENGINE\): use one of embedded, opa"
+    with pytest.raises(InvalidInput, match=expected):
+        build("wasm")
