@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
@@ -14,6 +15,7 @@ from tre.domain.purposes import Purpose
 from tre.domain.values import Compute, DatasetRef, Member, Period
 from tre.errors import InvalidInput
 from tre.services import applications, permits
+from tre.services.node import Node
 
 app = typer.Typer(help="Apply for data access; HDAB officers decide, suspend and revoke permits.",
                   no_args_is_help=True)
@@ -60,28 +62,28 @@ def apply(
         typer.echo(f"application {created.id} for project {created.project}: {created.status}")
 
 
+def _move(application: str, actor: str, service: Callable[[Node, str, str], Any]) -> None:
+    with node() as n:
+        done = service(n, actor, application)
+    typer.echo(f"application {done.id}: {done.status}")
+
+
 @app.command()
 def submit(application: str, actor: AsUser) -> None:
     """Submit a draft application to the HDAB."""
-    with node() as n:
-        done = applications.submit(n, actor, application)
-    typer.echo(f"application {done.id}: {done.status}")
+    _move(application, actor, applications.submit)
 
 
 @app.command()
 def withdraw(application: str, actor: AsUser) -> None:
     """Withdraw an application that is not decided yet."""
-    with node() as n:
-        done = applications.withdraw(n, actor, application)
-    typer.echo(f"application {done.id}: {done.status}")
+    _move(application, actor, applications.withdraw)
 
 
 @app.command()
 def review(application: str, actor: AsUser) -> None:
     """Take a submitted application into review (HDAB officer)."""
-    with node() as n:
-        done = applications.start_review(n, actor, application)
-    typer.echo(f"application {done.id}: {done.status}")
+    _move(application, actor, applications.start_review)
 
 
 @app.command()
@@ -117,9 +119,7 @@ def approve(
 @app.command()
 def reject(application: str, actor: AsUser, reason: Reason) -> None:
     """Reject an application with a reason (HDAB officer)."""
-    with node() as n:
-        done = applications.reject(n, actor, application, reason)
-    typer.echo(f"application {done.id}: {done.status}")
+    _move(application, actor, lambda n, a, app_id: applications.reject(n, a, app_id, reason))
 
 
 def _change(permit_id: str, actor: str, action: str, reason: str) -> None:
