@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install (Debian's postgresql), start and prepare a PostgreSQL server for tre's tests; idempotent.
 # Prints the SQLAlchemy URL on stdout; everything else goes to stderr.
-#   TRE_PG_PORT (default 54329), TRE_PG_PASSWORD (default: generated once into .cache/pg-password)
+#   TRE_PG_PORT (default 54329), TRE_PG_PASSWORD (default: generated once per machine into
+#   /var/lib/postgresql/tre-test-password, so every checkout on this machine shares the server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port="${TRE_PG_PORT:-54329}"
@@ -23,11 +24,11 @@ if ! pg_lsclusters -h | awk -v c="$cluster" '$2==c {print $4}' | grep -q online;
   pg_ctlcluster "$version" "$cluster" start >&2
 fi
 port="$(pg_lsclusters -h | awk -v c="$cluster" '$2==c {print $3}')"
-mkdir -p .cache
-if [ ! -s .cache/pg-password ]; then
-  (umask 077; head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' > .cache/pg-password)
+secret=/var/lib/postgresql/tre-test-password
+if [ ! -s "$secret" ]; then
+  (umask 077; head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' > "$secret")
 fi
-password="${TRE_PG_PASSWORD:-$(cat .cache/pg-password)}"
+password="${TRE_PG_PASSWORD:-$(cat "$secret")}"
 for _ in $(seq 1 50); do
   su postgres -c "psql -p $port -Atqc 'select 1'" >/dev/null 2>&1 && break
   sleep 0.2
