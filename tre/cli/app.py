@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from tre.cli import audit, datasets, permits, policy, up, users
+from tre.cli import audit, datasets, permits, policy, synth, up, users
 from tre.cli.common import err_console
 from tre.errors import TREError
 from tre.services.bootstrap import initialise, load_settings
@@ -24,6 +24,7 @@ app.add_typer(datasets.app, name="datasets")
 app.add_typer(policy.app, name="policy")
 app.add_typer(audit.app, name="audit")
 app.command("up")(up.up)
+app.command("synth")(synth.synth)
 
 
 @app.command()

@@ -1,0 +1,1 @@
+"""Imaging datasets: synthetic studies, de-identification, ingestion, quality, catalogue."""

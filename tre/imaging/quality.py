@@ -1,0 +1,440 @@
+"""The quality report of a published dataset version (quality.json and quality.html).
+
+In the spirit of the EHDS data quality and utility label: what the version holds, whether its
+series are geometrically sound, which required attributes are missing, duplicate instances, pixel
+value ranges, and how complete and well linked the clinical table is. Files are read one at a
+time, so memory stays flat whatever the size of the version. The report holds no wall-clock time:
+the same version always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
+
+from tre.imaging.layout import (
+    CLINICAL_CSV,
+    DICOM_DIR,
+    MANIFEST,
+    QUALITY_HTML,
+    QUALITY_JSON,
+    Manifest,
+)
+from tre.imaging.quality_html import render
+
+SCHEMA = "tre.quality/1"
+REQUIRED_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "*": ("PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID",
+          "Modality", "Rows", "Columns", "SamplesPerPixel", "PhotometricInterpretation",
+          "BitsAllocated", "BitsStored", "PixelRepresentation"),
+    "CT": ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "SliceThickness",
+           "FrameOfReferenceUID", "RescaleIntercept", "RescaleSlope"),
+    "MR": ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "SliceThickness",
+           "FrameOfReferenceUID"),
+    "PT": ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "SliceThickness",
+           "FrameOfReferenceUID", "RescaleIntercept", "RescaleSlope"),
+}
+"""Attributes every image needs for research use, by modality ("*" applies to all)."""
+
+ERROR, WARNING = "error", "warning"
+SEVERITY = {
+    "unreadable_file": ERROR, "missing_attribute": ERROR, "duplicate_sop_instance_uid": ERROR,
+    "mixed_orientation": ERROR, "mixed_geometry": ERROR, "slice_gap": ERROR,
+    "duplicate_position": ERROR, "pixel_unreadable": ERROR, "uneven_spacing": WARNING,
+    "mixed_frame_of_reference": WARNING, "clinical_row_without_imaging": WARNING,
+    "imaging_without_clinical_row": WARNING, "duplicate_clinical_row": WARNING,
+    "manifest_file_missing": ERROR,
+}
+"""Every problem code the report can raise, and how serious it is."""
+
+MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none"})
+ID_COLUMNS = ("patient_id", "patientid", "pseudonym", "patient", "subject_id", "id")
+_HIST_LOW, _HIST_HIGH = -2048, 8192
+_PERCENTILES = (1, 5, 50, 95, 99)
+_PLOT_EDGES = list(range(-1100, 3101, 50))
+
+
+@dataclass(slots=True)
+class _Series:
+    """What one series accumulates while its files stream past."""
+
+    patient: str
+    study: str
+    uid: str
+    modality: str
+    files: int = 0
+    sops: dict[str, tuple[float, ...] | None] = field(default_factory=dict)
+    orientations: Counter[tuple[float, ...]] = field(default_factory=Counter)
+    grids: Counter[tuple[Any, ...]] = field(default_factory=Counter)
+    frames: set[str] = field(default_factory=set)
+    thickness: set[float] = field(default_factory=set)
+    missing: Counter[str] = field(default_factory=Counter)
+    histogram: npt.NDArray[np.int64] | None = None
+    low: float = math.inf
+    high: float = -math.inf
+    rescaled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicalTable:
+    """A clinical CSV: its id column, other columns, and rows as dicts."""
+
+    id_column: str
+    columns: tuple[str, ...]
+    rows: tuple[dict[str, str], ...]
+
+    @property
+    def ids(self) -> list[str]:
+        """The patient id of every row, in file order."""
+        return [r.get(self.id_column, "").strip() for r in self.rows]
+
+
+def is_missing(value: str | None) -> bool:
+    """Whether a clinical cell counts as missing (empty, NA, null...)."""
+    return value is None or value.strip().lower() in MISSING_TOKENS
+
+
+def read_clinical(path: Path, imaging_ids: Iterable[str] = ()) -> ClinicalTable:
+    """Read a clinical CSV; the id column is a known name or the one best matching the images."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        columns = tuple(reader.fieldnames or ())
+        rows = tuple(dict(r) for r in reader)
+    if not columns:
+        return ClinicalTable("", (), ())
+    known = set(imaging_ids)
+    by_name = {c.strip().lower(): c for c in columns}
+    named = next((by_name[n] for n in ID_COLUMNS if n in by_name), None)
+    overlap = {c: sum(1 for r in rows if (r.get(c) or "").strip() in known) for c in columns}
+    best = max(columns, key=lambda c: overlap[c])
+    if named is not None and overlap[named] >= overlap[best]:
+        id_column = named
+    else:
+        id_column = best if overlap[best] else (named or columns[0])
+    return ClinicalTable(id_column, columns, rows)
+
+
+def write_report(version_dir: Path) -> dict[str, Any]:
+    """Assess ``version_dir`` and write ``quality.json`` and ``quality.html`` into it."""
+    report = assess(version_dir)
+    (version_dir / QUALITY_JSON).write_text(
+        json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (version_dir / QUALITY_HTML).write_text(render(report), encoding="utf-8")
+    return report
+
+
+def assess(version_dir: Path, *, pixels: bool = True) -> dict[str, Any]:
+    """The quality report of ``version_dir`` as a dict (``pixels=False``: headers only)."""
+    problems: list[dict[str, Any]] = []
+    series: dict[str, _Series] = {}
+    sop_files: defaultdict[str, list[str]] = defaultdict(list)
+    dicom_root = version_dir / DICOM_DIR
+    for path in _files(dicom_root):
+        relative = path.relative_to(version_dir).as_posix()
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=not pixels)
+        except (InvalidDicomError, OSError, ValueError, EOFError) as exc:
+            problems.append(_problem("unreadable_file", f"{relative}: {exc}", file=relative))
+            continue
+        _add_instance(ds, relative, series, sop_files, problems, pixels)
+    for uid, files in sorted(sop_files.items()):
+        if len(files) > 1:
+            problems.append(_problem(
+                "duplicate_sop_instance_uid",
+                f"SOP instance UID {uid} is used by {len(files)} files",
+                sop_instance_uid=uid, files=sorted(files)))
+    series_docs = [_series_doc(s, problems) for s in sorted(
+        series.values(), key=lambda s: (s.patient, s.study, s.uid))]
+    manifest = _manifest(version_dir, problems)
+    imaging_patients = sorted({s.patient for s in series.values()})
+    clinical = _clinical(version_dir, imaging_patients, problems)
+    problems.sort(key=lambda p: (p["code"], json.dumps(p, sort_keys=True)))
+    counts = _counts(series.values())
+    errors = sum(1 for p in problems if p["severity"] == ERROR)
+    warnings = len(problems) - errors
+    return {
+        "schema": SCHEMA,
+        "dataset": manifest.get("dataset"), "version": manifest.get("version"),
+        "synthetic": manifest.get("synthetic"),
+        "label": {
+            "status": "fail" if errors else "warnings" if warnings else "pass",
+            "errors": errors, "warnings": warnings,
+            "patients": counts["patients"], "studies": counts["studies"],
+            "series": counts["series"], "instances": counts["instances"],
+            "modalities": sorted(counts["by_modality"]),
+            "linkage_rate": clinical.get("linkage", {}).get("imaging_patients_with_clinical"),
+            "clinical_completeness": clinical.get("completeness"),
+            "synthetic": manifest.get("synthetic"),
+            "pixels_checked": pixels,
+        },
+        "counts": counts,
+        "series": series_docs,
+        "clinical": clinical,
+        "histogram": _plot_histogram(series.values()),
+        "problems": problems,
+    }
+
+
+def _problem(code: str, message: str, **details: Any) -> dict[str, Any]:
+    return {"code": code, "severity": SEVERITY[code], "message": message, **details}
+
+
+def _files(root: Path) -> Iterator[Path]:
+    if root.is_dir():
+        yield from sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def _floats(ds: Dataset, keyword: str) -> tuple[float, ...] | None:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return None
+    items = list(value) if isinstance(value, MultiValue | list | tuple) else [value]
+    try:
+        return tuple(float(v) for v in items)
+    except (TypeError, ValueError):
+        return None
+
+
+def _add_instance(ds: Dataset, relative: str, series: dict[str, _Series],
+                  sop_files: defaultdict[str, list[str]], problems: list[dict[str, Any]],
+                  pixels: bool) -> None:
+    modality = str(ds.get("Modality", "") or "")
+    uid = str(ds.get("SeriesInstanceUID", "") or "") or f"(no series uid: {relative})"
+    record = series.get(uid)
+    if record is None:
+        record = series[uid] = _Series(str(ds.get("PatientID", "") or ""),
+                                       str(ds.get("StudyInstanceUID", "") or ""), uid, modality)
+    record.files += 1
+    required = REQUIRED_ATTRIBUTES["*"] + REQUIRED_ATTRIBUTES.get(modality, ())
+    for keyword in required + (("PixelData",) if pixels else ()):
+        if ds.get(keyword) in (None, ""):
+            record.missing[keyword] += 1
+    sop = str(ds.get("SOPInstanceUID", "") or "")
+    if sop:
+        sop_files[sop].append(relative)
+        if sop in record.sops:
+            return  # a duplicate: reported once, kept out of the geometry
+    orientation = _floats(ds, "ImageOrientationPatient")
+    if orientation is not None:
+        record.orientations[tuple(round(v, 4) for v in orientation)] += 1
+    record.grids[(ds.get("Rows"), ds.get("Columns"), _floats(ds, "PixelSpacing"))] += 1
+    if ds.get("FrameOfReferenceUID"):
+        record.frames.add(str(ds.FrameOfReferenceUID))
+    thickness = _floats(ds, "SliceThickness")
+    if thickness:
+        record.thickness.add(round(thickness[0], 4))
+    record.sops[sop or relative] = _floats(ds, "ImagePositionPatient")
+    if pixels and "PixelData" in ds:
+        _add_pixels(ds, record, relative, problems)
+
+
+def _add_pixels(ds: Dataset, record: _Series, relative: str,
+                problems: list[dict[str, Any]]) -> None:
+    try:
+        array = ds.pixel_array
+    except (ValueError, TypeError, AttributeError, RuntimeError, NotImplementedError) as exc:
+        problems.append(_problem("pixel_unreadable", f"{relative}: {exc}", file=relative,
+                                 series=record.uid))
+        return
+    slope, intercept = _floats(ds, "RescaleSlope"), _floats(ds, "RescaleIntercept")
+    record.rescaled = record.rescaled and slope is not None and intercept is not None
+    values = array.astype(np.float64) * (slope[0] if slope else 1.0) + (
+        intercept[0] if intercept else 0.0)
+    record.low = min(record.low, float(values.min()))
+    record.high = max(record.high, float(values.max()))
+    index = np.clip(np.rint(values).astype(np.int64), _HIST_LOW, _HIST_HIGH - 1) - _HIST_LOW
+    counts = np.bincount(index.ravel(), minlength=_HIST_HIGH - _HIST_LOW)
+    record.histogram = counts if record.histogram is None else record.histogram + counts
+
+
+def _percentiles(histogram: npt.NDArray[np.int64]) -> dict[str, int]:
+    cumulative = np.cumsum(histogram)
+    total = int(cumulative[-1])
+    return {f"p{q}": int(np.searchsorted(cumulative, total * q / 100.0)) + _HIST_LOW
+            for q in _PERCENTILES}
+
+
+def _series_doc(s: _Series, problems: list[dict[str, Any]]) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "patient": s.patient, "study": s.study, "series": s.uid, "modality": s.modality,
+        "files": s.files, "instances": len(s.sops),
+        "missing_attributes": dict(sorted(s.missing.items())),
+        "slice_thickness": sorted(s.thickness),
+    }
+    for keyword, count in sorted(s.missing.items()):
+        problems.append(_problem(
+            "missing_attribute", f"series {s.uid}: {keyword} missing in {count} file(s)",
+            series=s.uid, attribute=keyword, files=count))
+    grids = [g for g in s.grids if None not in g]
+    if grids:
+        rows, columns, spacing = grids[0]
+        doc.update(rows=rows, columns=columns,
+                   pixel_spacing=[round(v, 6) for v in spacing] if spacing else None)
+    if len(grids) > 1:
+        problems.append(_problem("mixed_geometry",
+                                 f"series {s.uid} mixes {len(grids)} matrix/pixel spacings",
+                                 series=s.uid, variants=len(grids)))
+    if len(s.frames) > 1:
+        problems.append(_problem("mixed_frame_of_reference",
+                                 f"series {s.uid} has {len(s.frames)} frames of reference",
+                                 series=s.uid, variants=len(s.frames)))
+    doc["orientation"] = [list(o) for o in sorted(s.orientations)]
+    doc["orientation_consistent"] = len(s.orientations) <= 1
+    if len(s.orientations) > 1:
+        problems.append(_problem("mixed_orientation",
+                                 f"series {s.uid} mixes {len(s.orientations)} orientations",
+                                 series=s.uid, variants=len(s.orientations)))
+    elif s.orientations:
+        doc["spacing"] = _spacing(s, next(iter(s.orientations)), problems)
+    if s.histogram is not None:
+        doc["values"] = {"unit": "HU" if s.rescaled and s.modality == "CT" else "stored",
+                         "min": round(s.low, 3), "max": round(s.high, 3),
+                         **_percentiles(s.histogram)}
+    return doc
+
+
+def _spacing(s: _Series, orientation: tuple[float, ...],
+             problems: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Slice positions along the normal: the step, gaps, duplicates and uneven steps."""
+    normal = np.cross(np.asarray(orientation[:3]), np.asarray(orientation[3:]))
+    heights = sorted(float(np.dot(p, normal)) for p in s.sops.values()
+                     if p is not None and len(p) == 3)
+    if len(heights) < 2:
+        return None
+    steps = np.diff(np.asarray(heights))
+    step = float(np.median(steps))
+    tolerance = max(0.01 * step, 0.01)
+    duplicates = int(np.sum(steps < tolerance))
+    if duplicates:
+        problems.append(_problem("duplicate_position",
+                                 f"series {s.uid}: {duplicates} slice(s) share a position",
+                                 series=s.uid, slices=duplicates))
+    uneven = 0
+    for height, gap in zip(heights, steps, strict=False):
+        if gap > 1.5 * step and step > tolerance:
+            missing = round(gap / step) - 1
+            problems.append(_problem(
+                "slice_gap", f"series {s.uid}: {gap:.3f} mm gap after {height:.3f} mm "
+                f"(step {step:.3f} mm, about {missing} slice(s) missing)",
+                series=s.uid, after_mm=round(height, 3), gap_mm=round(float(gap), 3),
+                step_mm=round(step, 3), missing_slices=missing))
+        elif gap >= tolerance and abs(gap - step) > tolerance:
+            uneven += 1
+    if uneven:
+        problems.append(_problem("uneven_spacing",
+                                 f"series {s.uid}: {uneven} step(s) differ from {step:.3f} mm",
+                                 series=s.uid, steps=uneven, step_mm=round(step, 3)))
+    return {"step_mm": round(step, 4), "min_mm": round(float(steps.min()), 4),
+            "max_mm": round(float(steps.max()), 4), "extent_mm": round(heights[-1] - heights[0], 4)}
+
+
+def _counts(series: Iterable[_Series]) -> dict[str, Any]:
+    per_patient: defaultdict[str, dict[str, Any]] = defaultdict(
+        lambda: {"studies": set(), "series": 0, "instances": 0})
+    by_modality: defaultdict[str, dict[str, int]] = defaultdict(
+        lambda: {"series": 0, "instances": 0})
+    studies = set()
+    for s in series:
+        entry = per_patient[s.patient]
+        entry["studies"].add(s.study)
+        entry["series"] += 1
+        entry["instances"] += len(s.sops)
+        by_modality[s.modality]["series"] += 1
+        by_modality[s.modality]["instances"] += len(s.sops)
+        studies.add((s.patient, s.study))
+    return {
+        "patients": len(per_patient), "studies": len(studies),
+        "series": sum(e["series"] for e in per_patient.values()),
+        "instances": sum(e["instances"] for e in per_patient.values()),
+        "by_modality": dict(sorted(by_modality.items())),
+        "per_patient": [{"patient": p, "studies": len(e["studies"]), "series": e["series"],
+                         "instances": e["instances"]} for p, e in sorted(per_patient.items())],
+    }
+
+
+def _manifest(version_dir: Path, problems: list[dict[str, Any]]) -> dict[str, Any]:
+    if not (version_dir / MANIFEST).is_file():
+        return {}
+    manifest = Manifest.read(version_dir)
+    for entry in manifest.files:
+        if entry.path in (QUALITY_JSON, QUALITY_HTML):
+            continue
+        if not (version_dir / entry.path).is_file():
+            problems.append(_problem("manifest_file_missing",
+                                     f"{entry.path} is in the manifest but not on disk",
+                                     file=entry.path))
+    return {"dataset": manifest.dataset, "version": manifest.version,
+            "synthetic": manifest.synthetic}
+
+
+def _clinical(version_dir: Path, imaging: list[str],
+              problems: list[dict[str, Any]]) -> dict[str, Any]:
+    path = version_dir / CLINICAL_CSV
+    if not path.is_file():
+        return {"present": False}
+    table = read_clinical(path, imaging)
+    total = len(table.rows)
+    columns = {}
+    for column in table.columns:
+        missing = sum(1 for r in table.rows if is_missing(r.get(column)))
+        columns[column] = {"missing": missing,
+                           "missing_pct": round(100.0 * missing / total, 2) if total else 0.0}
+    cells = total * len(table.columns)
+    missing_cells = sum(c["missing"] for c in columns.values())
+    ids = [i for i in table.ids if i]
+    repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
+    if repeated:
+        problems.append(_problem("duplicate_clinical_row",
+                                 f"{len(repeated)} patient(s) have more than one clinical row",
+                                 patients=repeated))
+    clinical_ids, imaging_ids = set(ids), set(imaging)
+    orphans = sorted(clinical_ids - imaging_ids)
+    unlinked = sorted(imaging_ids - clinical_ids)
+    if orphans:
+        problems.append(_problem("clinical_row_without_imaging",
+                                 f"{len(orphans)} clinical row(s) name no imaged patient",
+                                 patients=orphans))
+    if unlinked:
+        problems.append(_problem("imaging_without_clinical_row",
+                                 f"{len(unlinked)} imaged patient(s) have no clinical row",
+                                 patients=unlinked))
+    linked = len(clinical_ids & imaging_ids)
+    return {
+        "present": True, "rows": total, "id_column": table.id_column, "columns": columns,
+        "completeness": round(100.0 * (cells - missing_cells) / cells, 2) if cells else None,
+        "linkage": {
+            "imaging_patients": len(imaging_ids), "clinical_patients": len(clinical_ids),
+            "linked": linked,
+            "imaging_patients_with_clinical":
+                round(linked / len(imaging_ids), 4) if imaging_ids else None,
+            "clinical_patients_with_imaging":
+                round(linked / len(clinical_ids), 4) if clinical_ids else None,
+        },
+    }
+
+
+def _plot_histogram(series: Iterable[_Series]) -> dict[str, Any]:
+    """HU counts of all CT series in 50 HU bins, for the report's plot."""
+    total: npt.NDArray[np.int64] | None = None
+    for s in series:
+        if s.histogram is not None and s.rescaled and s.modality == "CT":
+            total = s.histogram if total is None else total + s.histogram
+    if total is None:
+        return {"edges": [], "counts": []}
+    edges = np.asarray(_PLOT_EDGES) - _HIST_LOW
+    cumulative = np.concatenate([[0], np.cumsum(total)])
+    counts = np.diff(cumulative[np.clip(edges, 0, len(total))])
+    return {"unit": "HU", "edges": _PLOT_EDGES, "counts": [int(c) for c in counts]}
