@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from tre.cli.common import JsonFlag, node, print_json, print_table, when
+from tre.cli.common import JsonFlag, err_console, node, print_json, print_table, when
 from tre.cli.users import operator
 from tre.db.datasets import Dataset, DatasetVersion
+from tre.domain.values import DatasetRef
 from tre.errors import InvalidInput, NotFound
+from tre.imaging import ingest as ingestion
+from tre.imaging.pseudonyms import KEY_ENV, load_key
+from tre.imaging.versions import VersionIntegrityError
 from tre.services import catalogue
+from tre.services.bootstrap import load_settings
 
 app = typer.Typer(help="The dataset catalogue.", no_args_is_help=True)
 
@@ -70,3 +77,70 @@ def show(dataset: str, json_out: JsonFlag = False) -> None:
         return
     for key, value in doc.items():
         typer.echo(f"{key:>12}: {value}")
+
+
+@app.command()
+def ingest(
+    src: Annotated[Path, typer.Argument(help="Folder or .zip of DICOM files (never modified).")],
+    dataset: Annotated[str, typer.Option(help="Dataset id (a slug) to publish a version of.")],
+    key_file: Annotated[Path | None, typer.Option(
+        envvar=KEY_ENV, show_default=False,
+        help="The data holder's pseudonym key (32+ random bytes, mode 600); never stored.")
+    ] = None,
+    clinical: Annotated[Path | None, typer.Option(
+        help="Clinical CSV keyed by the original patient id (patient_id column).")] = None,
+    jobs: Annotated[int, typer.Option(help="Processes to use (default: every core).")] = 0,
+    allow_pixel_risk: Annotated[bool, typer.Option(
+        help="Publish files at risk of burned-in identifiers instead of quarantining them.")
+    ] = False,
+    title: Annotated[str, typer.Option(help="Title for the catalogue.")] = "",
+    data_holder: Annotated[str, typer.Option(help="Who holds the data.")] = "",
+    json_out: JsonFlag = False,
+) -> None:
+    """De-identify DICOM (+ clinical CSV) into a new immutable dataset version."""
+    key = load_key(key_file)
+    settings = load_settings()
+    request = ingestion.IngestRequest(
+        source=src, dataset=dataset, key=key, clinical=clinical,
+        jobs=jobs or os.cpu_count() or 1, allow_pixel_risk=allow_pixel_risk, title=title,
+        data_holder=data_holder)
+    with node() as n, Progress("[progress.description]{task.description}", BarColumn(),
+                                MofNCompleteColumn(), TimeRemainingColumn(),
+                                console=err_console, transient=True) as bar:
+        task = bar.add_task("de-identifying", total=None)
+        result = ingestion.ingest(n, settings.home, operator(), request,
+                                  progress=lambda done, total: bar.update(
+                                      task, completed=done, total=total))
+    if json_out:
+        print_json(result.as_json())
+        return
+    state = "already published" if result.already_published else "published"
+    typer.echo(f"dataset {result.dataset}@{result.version} {state} at {result.path}")
+    typer.echo(", ".join(f"{k} {v}" for k, v in result.counts.items()))
+    for problem in result.problems:
+        typer.echo(f"  {problem['status']}: {problem['source']}: {problem['reason']}")
+    if result.quarantine:
+        typer.echo(f"quarantined files for pixel review: {result.quarantine}")
+    typer.echo(f"holder report (source paths, keep private): {result.holder_report}")
+
+
+@app.command()
+def verify(ref: Annotated[str, typer.Argument(help="DATASET or DATASET@VERSION.")],
+           json_out: JsonFlag = False) -> None:
+    """Re-hash a published version and report any change (exit 9 if anything changed)."""
+    parsed = DatasetRef.parse(ref)
+    settings = load_settings()
+    with node() as n:
+        result = ingestion.verify(n, settings.home, operator(), parsed.dataset, parsed.version)
+    if json_out:
+        print_json(result.as_json())
+    else:
+        typer.echo(f"{result.dataset}@{result.version}: {result.files} files, "
+                   + ("intact" if result.intact else "CHANGED"))
+        for kind in ("changed", "missing", "extra"):
+            for path in getattr(result, kind):
+                typer.echo(f"  {kind}: {path}")
+    if not result.intact:
+        raise VersionIntegrityError(
+            f"{result.dataset}@{result.version} does not match its manifest: restore it from "
+            "a backup or re-ingest; never edit a published version")
