@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from tre.db.codec import (
@@ -25,8 +26,10 @@ from tre.domain.purposes import Purpose
 from tre.domain.values import Period
 from tre.errors import NotFound
 
+_TABLE = cast(Table, ApplicationRow.__table__)
 
-def _to_domain(row: ApplicationRow) -> DataAccessApplication:
+
+def _to_domain(row: Any) -> DataAccessApplication:
     return DataAccessApplication(
         id=row.id, project=row.project, title=row.title, purpose=Purpose(row.purpose),
         description=row.description, applicant=row.applicant, organisation=row.organisation,
@@ -41,7 +44,7 @@ def _to_domain(row: ApplicationRow) -> DataAccessApplication:
 
 def add(session: Session, app: DataAccessApplication, now: datetime) -> None:
     """Insert a new application."""
-    session.add(ApplicationRow(
+    session.execute(insert(_TABLE).values(
         id=app.id, project=app.project, kind=app.kind.value, amends_permit=app.amends_permit,
         title=app.title, purpose=app.purpose.value, description=app.description,
         applicant=app.applicant, organisation=app.organisation,
@@ -51,25 +54,23 @@ def add(session: Session, app: DataAccessApplication, now: datetime) -> None:
         updated_at=now, decided_by=app.decided_by, decision_reason=app.decision_reason,
         conditions=list(app.conditions),
     ))
-    session.flush()
 
 
 def save(session: Session, app: DataAccessApplication, now: datetime) -> None:
     """Write the mutable fields (status and decision) of an existing application."""
-    row = session.get(ApplicationRow, app.id)
-    if row is None:
+    done = session.execute(
+        update(ApplicationRow).where(ApplicationRow.id == app.id)
+        .values(status=app.status.value, decided_by=app.decided_by,
+                decision_reason=app.decision_reason, conditions=list(app.conditions),
+                updated_at=now)
+        .execution_options(synchronize_session="evaluate"))
+    if done.rowcount != 1:  # type: ignore[attr-defined]
         raise NotFound(f"no application {app.id}")
-    row.status = app.status.value
-    row.decided_by = app.decided_by
-    row.decision_reason = app.decision_reason
-    row.conditions = list(app.conditions)
-    row.updated_at = now
-    session.flush()
 
 
 def get(session: Session, app_id: str) -> DataAccessApplication:
     """The application ``app_id``, or NotFound saying how to list them."""
-    row = session.get(ApplicationRow, app_id)
+    row = session.execute(select(_TABLE).where(_TABLE.c.id == app_id)).first()
     if row is None:
         raise NotFound(f"no application {app_id!r}: `tre permits list --applications` lists them")
     return _to_domain(row)
@@ -79,12 +80,12 @@ def list_all(
     session: Session, *, status: ApplicationStatus | None = None, user: str | None = None
 ) -> list[DataAccessApplication]:
     """Applications, newest first, optionally by status or applicant."""
-    query = select(ApplicationRow).order_by(ApplicationRow.created_at.desc(), ApplicationRow.id)
+    query = select(_TABLE).order_by(ApplicationRow.created_at.desc(), ApplicationRow.id)
     if status is not None:
         query = query.where(ApplicationRow.status == status.value)
     if user is not None:
         query = query.where(ApplicationRow.applicant == user)
-    return [_to_domain(r) for r in session.scalars(query)]
+    return [_to_domain(r) for r in session.execute(query)]
 
 
 OPEN = (ApplicationStatus.DRAFT, ApplicationStatus.SUBMITTED, ApplicationStatus.UNDER_REVIEW)

@@ -64,7 +64,7 @@ def get(session: Session, dataset_id: str) -> Dataset:
 
 def versions(session: Session, dataset_id: str) -> list[DatasetVersion]:
     """Published versions of a dataset, newest first."""
-    rows = session.scalars(select(DatasetVersionRow)
+    rows = session.execute(select(DatasetVersionRow.__table__)
                            .where(DatasetVersionRow.dataset == dataset_id)
                            .order_by(DatasetVersionRow.created_at.desc(),
                                      DatasetVersionRow.version))
@@ -79,8 +79,9 @@ def list_all(session: Session) -> list[Dataset]:
 
 def resolve(session: Session, ref: DatasetRef) -> PinnedDataset:
     """Pin ``ref`` to a published version: its own, or the newest if it names none."""
-    get(session, ref.dataset)
     published = versions(session, ref.dataset)
+    if not published:
+        get(session, ref.dataset)  # unknown dataset: NotFound naming it
     if ref.version is None:
         if not published:
             raise NotFound(f"dataset {ref.dataset!r} has no published version yet")

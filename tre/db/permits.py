@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from tre.db.codec import (
@@ -20,8 +21,10 @@ from tre.domain.permits import DataPermit, EgressProfile, PermitStatus
 from tre.domain.values import Period
 from tre.errors import NotFound
 
+_TABLE = cast(Table, PermitRow.__table__)
 
-def _to_domain(row: PermitRow) -> DataPermit:
+
+def _to_domain(row: Any) -> DataPermit:
     return DataPermit(
         id=row.id, project=row.project, application=row.application, issued_by=row.issued_by,
         issued_at=row.issued_at, decision_reason=row.decision_reason,
@@ -34,7 +37,7 @@ def _to_domain(row: PermitRow) -> DataPermit:
 
 def add(session: Session, permit: DataPermit, now: datetime) -> None:
     """Insert a newly issued permit."""
-    session.add(PermitRow(
+    session.execute(insert(_TABLE).values(
         id=permit.id, project=permit.project, application=permit.application,
         issued_by=permit.issued_by, issued_at=permit.issued_at,
         decision_reason=permit.decision_reason, conditions=list(permit.conditions),
@@ -43,27 +46,23 @@ def add(session: Session, permit: DataPermit, now: datetime) -> None:
         compute=compute_to_json(permit.compute), egress=permit.egress.value,
         status=permit.status.value, status_reason=permit.status_reason, updated_at=now,
     ))
-    session.flush()
 
 
 def save(session: Session, permit: DataPermit, now: datetime) -> None:
     """Write the mutable fields (status, members, period, compute) of a permit."""
-    row = session.get(PermitRow, permit.id)
-    if row is None:
+    done = session.execute(
+        update(_TABLE).where(_TABLE.c.id == permit.id)
+        .values(status=permit.status.value, status_reason=permit.status_reason,
+                members=members_to_json(permit.members), valid_from=permit.period.start,
+                valid_until=permit.period.end, compute=compute_to_json(permit.compute),
+                updated_at=now))
+    if done.rowcount != 1:  # type: ignore[attr-defined]
         raise NotFound(f"no permit {permit.id}")
-    row.status = permit.status.value
-    row.status_reason = permit.status_reason
-    row.members = members_to_json(permit.members)
-    row.valid_until = permit.period.end
-    row.valid_from = permit.period.start
-    row.compute = compute_to_json(permit.compute)
-    row.updated_at = now
-    session.flush()
 
 
 def get(session: Session, permit_id: str) -> DataPermit:
     """The permit ``permit_id``, or NotFound saying how to list them."""
-    row = session.get(PermitRow, permit_id)
+    row = session.execute(select(_TABLE).where(_TABLE.c.id == permit_id)).first()
     if row is None:
         raise NotFound(f"no permit {permit_id!r}: `tre permits list` lists them")
     return _to_domain(row)
@@ -71,13 +70,13 @@ def get(session: Session, permit_id: str) -> DataPermit:
 
 def for_project(session: Session, project: str) -> DataPermit | None:
     """The permit of ``project``, if one was issued."""
-    row = session.scalars(select(PermitRow).where(PermitRow.project == project)).first()
+    row = session.execute(select(_TABLE).where(_TABLE.c.project == project)).first()
     return None if row is None else _to_domain(row)
 
 
 def list_all(session: Session, *, user: str | None = None) -> list[DataPermit]:
     """Permits, newest first; with ``user``, only those naming them."""
-    rows = session.scalars(select(PermitRow).order_by(PermitRow.issued_at.desc(), PermitRow.id))
+    rows = session.execute(select(_TABLE).order_by(PermitRow.issued_at.desc(), PermitRow.id))
     permits = [_to_domain(r) for r in rows]
     if user is not None:
         permits = [p for p in permits if any(m.user == user for m in p.members)]
@@ -86,7 +85,7 @@ def list_all(session: Session, *, user: str | None = None) -> list[DataPermit]:
 
 def due_to_expire(session: Session, now: datetime) -> list[DataPermit]:
     """Permits still stored as active or suspended whose period has ended."""
-    query = select(PermitRow).where(
+    query = select(_TABLE).where(
         PermitRow.valid_until <= now,
         PermitRow.status.in_([PermitStatus.ACTIVE.value, PermitStatus.SUSPENDED.value]))
-    return [_to_domain(r) for r in session.scalars(query)]
+    return [_to_domain(r) for r in session.execute(query)]

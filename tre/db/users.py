@@ -42,12 +42,15 @@ def grant(session: Session, name: str, roles: frozenset[Role]) -> User:
 
 
 def get(session: Session, name: str) -> User:
-    """The user ``name``, or NotFound saying how to add them."""
-    row = session.get(UserRow, name)
-    if row is None:
+    """The user ``name``, or NotFound saying how to add them (one query: user and roles)."""
+    rows = session.execute(
+        select(UserRow.name, UserRow.display_name, UserRoleRow.role)
+        .outerjoin(UserRoleRow, UserRoleRow.user == UserRow.name)
+        .where(UserRow.name == name)).all()
+    if not rows:
         raise NotFound(f"unknown user {name!r}: add them with `tre users add {name} --role ROLE`")
-    roles = session.scalars(select(UserRoleRow.role).where(UserRoleRow.user == name))
-    return User(row.name, row.display_name, frozenset(Role(r) for r in roles))
+    return User(rows[0].name, rows[0].display_name,
+                frozenset(Role(r.role) for r in rows if r.role is not None))
 
 
 def missing(session: Session, names: set[str]) -> list[str]:

@@ -82,7 +82,7 @@ def apply(node: Node, actor: str, form: ApplicationForm, *, submit: bool = True,
             "give an end date after today")
     request_id = audit.new_request_id()
     with node.unit_of_work() as session:
-        user_store.get(session, actor)
+        actor_doc = _actor(session, actor)
         app = DataAccessApplication(
             id=_new_id("app"), project=form.project, title=form.title, purpose=form.purpose,
             description=form.description, applicant=actor, organisation=form.organisation,
@@ -106,7 +106,7 @@ def apply(node: Node, actor: str, form: ApplicationForm, *, submit: bool = True,
         if submit:
             decision = node.authorise(
                 session, decision="application_submit",
-                input=inputs.submit_input(_actor(session, actor), app), actor=actor,
+                input=inputs.submit_input(actor_doc, app), actor=actor,
                 action="application.submit", object_type="application", object_id=app.id,
                 request_id=request_id)
         if decision is None or decision.allow:
