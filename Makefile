@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: demo test lint typecheck pytest opa postgres clean
+.PHONY: demo test lint typecheck pytest opa postgres system-deps clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,8 +32,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## test: install everything (venv, OPA, PostgreSQL), lint, type-check and run every test
-test: $(STAMP) opa
+## system-deps: bubblewrap and socat for project sandboxes
+system-deps:
+	scripts/install-system-deps.sh
+
+## test: install everything (venv, OPA, PostgreSQL, bubblewrap), lint, type-check, every test
+test: $(STAMP) opa system-deps
 	$(MAKE) lint typecheck
 	export TRE_TEST_POSTGRES_URL=$$(scripts/postgres.sh) && \
 	  TRE_OPA_BINARY=$(CURDIR)/.cache/opa/bin/opa $(BIN)/pytest -q $(PYTEST_ARGS)

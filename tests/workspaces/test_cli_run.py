@@ -1,0 +1,59 @@
+"""`tre run` end to end in a fresh process: output and exit code pass through, audited."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from workspaces.sandbox_support import Publish
+
+from factories import Clock, audit_trail, form, seed_users
+from tre.services import applications
+from tre.services.node import Node, utc_now
+from tre.settings import Settings
+from tre.workspaces.bwrap import BwrapBackend
+from tre.workspaces.config import WorkspaceSettings
+
+TRE_RUN = [sys.executable, "-m", "tre.cli.app", "run"]
+
+
+def test_tre_run_passes_output_and_exit_code_through(
+        node: Node, clock: Clock, settings: Settings, ws_settings: WorkspaceSettings,
+        publish: Publish, backend: BwrapBackend) -> None:
+    clock.now = utc_now()  # the CLI runs on the real clock
+    seed_users(node)
+    publish()
+    app = applications.apply(node, "alice", form(start=clock.now - timedelta(hours=1)))
+    permit = applications.approve(node, "olga", app.id, applications.Approval("ok"))
+    env = {**os.environ, "TRE_HOME": str(settings.home), "TRE_DATABASE_URL": settings.url,
+           "TRE_POLICIES_DIR": str(settings.policies_dir),
+           "TRE_WORKSPACES_ROOT": str(ws_settings.root)}
+    before = len(audit_trail(node))
+    done = subprocess.run(
+        [*TRE_RUN, "--project", "lung-ai", "--as", "bob", "--memory-gb", "1",
+         "--", "sh", "-c", "cat /data/lung-ct/scan-001.txt; echo oops >&2; exit 7"],
+        env=env, capture_output=True, text=True, check=False, cwd=Path(__file__).parent)
+    assert (done.returncode, done.stdout, done.stderr) == (7, "lung-ct v1 pixels\n", "oops\n")
+    trail = audit_trail(node)[before:]
+    job = trail[-1][2]
+    assert trail == [("bob", "data.access", "lung-ct@v1", "allowed"),
+                     ("bob", "workspace.prepare", "lung-ai", "allowed"),
+                     ("bob", "job.start", job, "allowed"),
+                     ("bob", "job.finish", job, "completed")]
+    assert permit.project == "lung-ai"
+
+
+def test_tre_run_refusal_exits_125_with_the_reason(
+        node: Node, settings: Settings, ws_settings: WorkspaceSettings,
+        backend: BwrapBackend) -> None:
+    env = {**os.environ, "TRE_HOME": str(settings.home), "TRE_DATABASE_URL": settings.url,
+           "TRE_POLICIES_DIR": str(settings.policies_dir),
+           "TRE_WORKSPACES_ROOT": str(ws_settings.root)}
+    done = subprocess.run([*TRE_RUN, "--project", "lung-ai", "--as",
+                           "bob", "--", "true"], env=env, capture_output=True, text=True,
+                          check=False)
+    assert (done.returncode, done.stdout) == (125, "")
+    assert "project lung-ai has no data permit" in done.stderr

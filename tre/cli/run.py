@@ -1,0 +1,59 @@
+"""`tre run`: a batch job in the project's isolated workspace, exit code passed through."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from tre.cli.common import AsUser, node
+from tre.errors import InvalidInput
+from tre.services.bootstrap import load_settings
+from tre.workspaces.bwrap import BwrapBackend
+from tre.workspaces.config import WorkspaceSettings
+from tre.workspaces.jobs import run_job
+from tre.workspaces.spec import GIB, Profile
+from tre.workspaces.uids import ProjectUids
+
+
+def _workspace_settings() -> WorkspaceSettings:
+    try:
+        return WorkspaceSettings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"TRE_WORKSPACES_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors())
+        raise InvalidInput(f"bad workspace setting: {problems}") from None
+
+
+def run(
+    project: Annotated[str, typer.Option("--project", help="The approved project.",
+                                         show_default=False)],
+    as_user: AsUser,
+    command: Annotated[list[str], typer.Argument(help="The command, after `--`.",
+                                                 show_default=False)],
+    cpus: Annotated[float | None, typer.Option(
+        help="CPUs for this job (default: the permit's quota).")] = None,
+    memory_gb: Annotated[float | None, typer.Option(
+        help="Memory in GiB (default: the permit's quota).")] = None,
+    pids: Annotated[int, typer.Option(help="Most processes at once.")] = 1024,
+) -> None:
+    """Run CMD in PROJECT's isolated workspace as USER: the permit's data read-only at /data,
+    /workspace and /outputs writable, no network, cpu/memory/pids limits. Exits with CMD's
+    code (125 when tre refuses or cannot start the sandbox)."""
+    settings = load_settings()
+    workspaces = _workspace_settings()
+    profile = Profile(name="batch", cpus=cpus, pids=pids,
+                      memory_bytes=None if memory_gb is None else int(memory_gb * GIB))
+    uids = ProjectUids(workspaces.uid_registry(settings.home), workspaces.uid_base,
+                       workspaces.uid_count)
+    with node() as opened:
+        result = run_job(opened, as_user, project, command, backend=BwrapBackend(workspaces),
+                         settings=workspaces, uids=uids, profile=profile)
+    if result.stopped:
+        typer.echo(f"tre: job stopped: {result.stopped}", err=True)
+    elif result.oom_killed:
+        typer.echo("tre: the job ran out of memory and was killed (raise --memory-gb up to "
+                   "the permit's quota)", err=True)
+    raise typer.Exit(result.exit_code)

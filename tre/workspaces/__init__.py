@@ -1,0 +1,1 @@
+"""Project workspaces: one pure spec per (permit, user, profile), rendered by sandbox backends."""

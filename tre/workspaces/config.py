@@ -1,0 +1,54 @@
+"""Settings of project workspaces (``TRE_WORKSPACES_<NAME>``), built once and passed in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+UID_BASE = 200_000
+UID_COUNT = 65_536
+
+
+class WorkspaceSettings(BaseSettings):
+    """Where workspaces live, which uids projects get, how sandboxes are limited."""
+
+    model_config = SettingsConfigDict(env_prefix="TRE_WORKSPACES_", extra="forbid")
+
+    root: Path = Field(
+        default=Path("/srv/tre/workspaces"),
+        description="Folder holding each project's shared workspace and its members' outputs "
+        "(root's, mode 0700: root binds the folders into each sandbox).",
+    )
+    uid_base: int = Field(
+        default=UID_BASE, ge=65_536,
+        description="First host uid given to a project; project n gets uid_base + n. Pick a "
+        "range no host account, /etc/subuid range or container engine uses.",
+    )
+    uid_count: int = Field(default=UID_COUNT, gt=0, le=1_000_000,
+                           description="How many project uids the range holds.")
+    cgroup_root: Path = Field(
+        default=Path("/sys/fs/cgroup"),
+        description="Where the cgroup v1 hierarchies (memory, pids, cpu) are mounted.",
+    )
+    allow_no_limits: bool = Field(
+        default=False,
+        description="Start sandboxes even when cgroups cannot be written, i.e. WITHOUT cpu, "
+        "memory and pids limits. For development machines only; never with real data.",
+    )
+    runtime: Path | None = Field(
+        default=None,
+        description="A Python prefix or venv the sandbox uids can read (e.g. /opt/tre/runtime), "
+        "mounted read-only at /opt/tre/runtime and put first on PATH. Default: the system "
+        "Python under /usr only.",
+    )
+
+    @field_validator("root", "cgroup_root")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    def uid_registry(self, home: Path) -> Path:
+        """The JSON file recording each project's uid (under $TRE_HOME: only tre reads it)."""
+        return home / "workspace-uids.json"

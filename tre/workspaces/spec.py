@@ -1,0 +1,219 @@
+"""The workspace spec: a pure function of (permit, user, profile) that every backend renders."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+from tre.domain.permits import DataPermit, PermitStatus
+from tre.errors import InvalidInput
+from tre.workspaces.errors import WorkspaceRefused
+
+GIB = 1024**3
+DEFAULT_PIDS = 1024
+MAX_PIDS = 16384
+DEFAULT_TMP_BYTES = 1 * GIB
+MIN_SANDBOX_UID = 1000
+"""Below this a uid is a system account on Debian; project uids are far above it anyway."""
+
+DATA_ROOT = "/data"
+WORKSPACE = "/workspace"
+OUTPUTS = "/outputs"
+SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+class NetworkMode(StrEnum):
+    """What the sandbox may reach over the network."""
+
+    NONE = "none"
+    """Only its own loopback: batch jobs."""
+    HUB_ONLY = "hub-only"
+    """Nothing but the hub, through a socket the backend provides: notebook servers."""
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What a user asks for at start: at most the permit's quota, never more.
+
+    ``None`` means "the permit's whole quota" for CPUs and memory. GPUs are asked for
+    explicitly (default none), so a CPU job never holds a GPU the project could use elsewhere.
+    """
+
+    name: str = "default"
+    cpus: float | None = None
+    memory_bytes: int | None = None
+    gpus: int = 0
+    pids: int = DEFAULT_PIDS
+    tmp_bytes: int = DEFAULT_TMP_BYTES
+    network: NetworkMode = NetworkMode.NONE
+
+    def __post_init__(self) -> None:
+        if self.cpus is not None and self.cpus <= 0:
+            raise InvalidInput(f"profile {self.name}: cpus must be positive, got {self.cpus}")
+        if self.memory_bytes is not None and self.memory_bytes <= 0:
+            raise InvalidInput(f"profile {self.name}: memory must be positive, "
+                               f"got {self.memory_bytes} bytes")
+        if self.gpus < 0:
+            raise InvalidInput(f"profile {self.name}: gpus cannot be negative, got {self.gpus}")
+        if not 16 <= self.pids <= MAX_PIDS:
+            raise InvalidInput(f"profile {self.name}: pids must be between 16 and {MAX_PIDS}, "
+                               f"got {self.pids}")
+        if self.tmp_bytes <= 0:
+            raise InvalidInput(f"profile {self.name}: /tmp size must be positive, "
+                               f"got {self.tmp_bytes} bytes")
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """A host folder seen inside the sandbox."""
+
+    source: Path
+    target: str
+    read_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Resource limits the backend enforces (cgroups, tmpfs size, devices)."""
+
+    cpus: float
+    memory_bytes: int
+    pids: int
+    gpus: int
+    tmp_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceSpec:
+    """Everything a backend needs to start one project workspace, and nothing else."""
+
+    name: str
+    project: str
+    user: str
+    uid: int
+    gid: int
+    mounts: tuple[Mount, ...]
+    limits: Limits
+    env: tuple[tuple[str, str], ...]
+    workdir: str
+    network: NetworkMode
+    labels: tuple[tuple[str, str], ...] = field(default=())
+
+    def env_dict(self) -> dict[str, str]:
+        """The environment as a mapping."""
+        return dict(self.env)
+
+
+def project_workspace(workspace_root: Path, project: str) -> Path:
+    """The folder all members of ``project`` share (``/workspace`` inside)."""
+    return workspace_root / project / "workspace"
+
+
+def user_outputs(workspace_root: Path, project: str, user: str) -> Path:
+    """``user``'s outputs folder in ``project`` (``/outputs`` inside): what the airlock reviews."""
+    return workspace_root / project / "outputs" / user
+
+
+def check_may_start(permit: DataPermit, user: str, now: datetime) -> None:
+    """Refuse unless ``user`` reads data under ``permit`` and the permit is in force at ``now``."""
+    if not permit.may_use_data(user):
+        raise WorkspaceRefused(
+            f"{user} is not a member of project {permit.project} with a role that reads data "
+            f"(permit {permit.id}): ask the project lead to apply for an amendment adding them "
+            "as researcher")
+    if not permit.in_force(now):
+        status = permit.effective_status(now)
+        if status is PermitStatus.ACTIVE:  # active, but its period has not started
+            why = f"starts {permit.period.start.isoformat()}"
+        else:
+            why = f"is {status.value}"
+        raise WorkspaceRefused(
+            f"permit {permit.id} of project {permit.project} {why}: no workspace can start "
+            "until the HDAB has a permit in force for it (`tre permits show` shows its status)")
+
+
+def _limits(permit: DataPermit, profile: Profile) -> Limits:
+    quota = permit.compute
+    quota_memory = quota.memory_gb * GIB
+    cpus = quota.cpus if profile.cpus is None else profile.cpus
+    memory = quota_memory if profile.memory_bytes is None else profile.memory_bytes
+    over = []
+    if cpus > quota.cpus:
+        over.append(f"{cpus:g} CPUs (quota {quota.cpus:g})")
+    if memory > quota_memory:
+        over.append(f"{memory} bytes of memory (quota {quota_memory})")
+    if profile.gpus > quota.gpus:
+        over.append(f"{profile.gpus} GPUs (quota {quota.gpus})")
+    if over:
+        raise WorkspaceRefused(
+            f"profile {profile.name} asks for more than permit {permit.id} grants: "
+            f"{', '.join(over)}; pick a smaller profile or apply for an amendment")
+    # tmpfs pages count against the memory limit anyway; a bigger /tmp would only mislead.
+    return Limits(cpus=cpus, memory_bytes=memory, pids=profile.pids, gpus=profile.gpus,
+                  tmp_bytes=min(profile.tmp_bytes, memory))
+
+
+def render_spec(
+    permit: DataPermit,
+    user: str,
+    profile: Profile,
+    *,
+    uid: int,
+    dataset_paths: Mapping[str, Path],
+    workspace_root: Path,
+    now: datetime,
+    extra_env: Mapping[str, str] | None = None,
+) -> WorkspaceSpec:
+    """The one spec of ``user``'s workspace in ``permit``'s project (pure; raises to refuse).
+
+    ``dataset_paths`` maps each ``dataset@version`` the permit pins to its published folder;
+    ``uid`` is the project's dedicated host uid (also its gid). The environment holds no secret:
+    only the names below and what the caller passes in ``extra_env`` (e.g. a scoped token).
+    """
+    check_may_start(permit, user, now)
+    if uid < MIN_SANDBOX_UID:
+        raise WorkspaceRefused(f"uid {uid} is a system uid: a project needs a dedicated uid "
+                               f"of at least {MIN_SANDBOX_UID}")
+    mounts = []
+    for pinned in sorted(permit.datasets, key=lambda d: d.dataset):
+        key = str(pinned)
+        if key not in dataset_paths:
+            raise WorkspaceRefused(f"no published folder for {key} of permit {permit.id}: "
+                                   f"`tre datasets show {pinned.dataset}` lists its versions")
+        mounts.append(Mount(dataset_paths[key], f"{DATA_ROOT}/{pinned.dataset}", read_only=True))
+    mounts.append(Mount(project_workspace(workspace_root, permit.project), WORKSPACE,
+                        read_only=False))
+    mounts.append(Mount(user_outputs(workspace_root, permit.project, user), OUTPUTS,
+                        read_only=False))
+    env = {
+        "HOME": WORKSPACE,
+        "LANG": "C.UTF-8",
+        "PATH": SANDBOX_PATH,
+        "TRE_DATA": DATA_ROOT,
+        "TRE_OUTPUTS": OUTPUTS,
+        "TRE_PERMIT": permit.id,
+        "TRE_PROJECT": permit.project,
+        "TRE_USER": user,
+        "USER": user,
+    }
+    for name, value in (extra_env or {}).items():
+        if name in env:
+            raise InvalidInput(f"environment variable {name} is set by tre: do not pass it")
+        env[name] = value
+    return WorkspaceSpec(
+        name=f"{permit.project}-{user}",
+        project=permit.project,
+        user=user,
+        uid=uid,
+        gid=uid,
+        mounts=tuple(mounts),
+        limits=_limits(permit, profile),
+        env=tuple(sorted(env.items())),
+        workdir=WORKSPACE,
+        network=profile.network,
+        labels=(("tre.permit", permit.id), ("tre.profile", profile.name),
+                ("tre.project", permit.project), ("tre.user", user)),
+    )
