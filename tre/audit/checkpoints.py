@@ -1,7 +1,7 @@
 """Signed audit checkpoints: the chain's head, signed with a key the database never holds.
 
 A checkpoint ``{"seq", "hash", "time", "signature"}`` states "event ``seq`` had hash ``hash``".
-``head.json`` holds the newest (replaced atomically after every commit that wrote events);
+``head.json`` holds the newest (rewritten under a file lock after every commit that wrote events);
 ``checkpoints.jsonl`` keeps one line every :data:`LOG_EVERY` events so that a rewrite deep in the
 past is pinned too. Someone who can write the database but not this folder's key cannot truncate,
 rewrite or re-chain the log without ``tre audit verify`` noticing (docs/security-model.md).
@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,12 @@ from tre.errors import AuditIntegrityError, StorageError
 
 LOG_EVERY = 1000
 """Events between two lines of the checkpoint log."""
+
+HEAD_FILE = "head.json"
+LOG_FILE = "checkpoints.jsonl"
+LOCK_FILE = "lock"
+HEAD_RECORD_BYTES = 512
+"""head.json is always this long (the line, padded with spaces): a checkpoint is ~250 bytes."""
 
 PRIVATE_KEY = "audit-ed25519.pem"
 PUBLIC_KEY = "audit-ed25519.pub.pem"
@@ -109,6 +116,9 @@ class CheckpointWriter:
             raise StorageError(f"{keys_dir / PRIVATE_KEY} is not an Ed25519 private key")
         self._key = key
         audit_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_path = str(audit_dir / LOCK_FILE)
+        self._head_path = str(audit_dir / HEAD_FILE)
+        self._log_path = str(audit_dir / LOG_FILE)
 
     def sign(self, seq: int, hash: str) -> Checkpoint:
         """A checkpoint for event ``seq`` with ``hash``, signed now."""
@@ -118,40 +128,93 @@ class CheckpointWriter:
         return Checkpoint(seq, hash, time, signature)
 
     def record(self, seq: int, hash: str, *, previous_seq: int) -> None:
-        """Record the head after a commit that moved it from ``previous_seq`` to ``seq``."""
-        checkpoint = self.sign(seq, hash)
-        with open(self.audit_dir / "lock", "a") as lock:
+        """Record the head after a commit that moved it from ``previous_seq`` to ``seq``.
+
+        ``head.json`` is overwritten in place with one fixed-size write, under the folder's
+        lock: replacing it by rename (or truncating it) makes ext4 flush the new data at once
+        (auto_da_alloc), which cost 0.2 to 2 ms a commit. Readers take the lock shared.
+        """
+        line = self.sign(seq, hash).to_line()
+        lock = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            head = self.audit_dir / "head.json"
-            current = read_head(self.audit_dir)
-            if current is None or current.seq < seq:
-                tmp = head.with_suffix(".tmp")
-                tmp.write_text(checkpoint.to_line())
-                os.replace(tmp, head)
+            head = os.open(self._head_path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                current = _head_seq(os.pread(head, HEAD_RECORD_BYTES + 1, 0))
+                if current is None or current < seq:
+                    _overwrite(head, line)
+            finally:
+                os.close(head)
             if seq // LOG_EVERY > previous_seq // LOG_EVERY or previous_seq == 0:
-                with open(self.audit_dir / "checkpoints.jsonl", "a") as log:
-                    log.write(checkpoint.to_line() + "\n")
+                with open(self._log_path, "a") as log:
+                    log.write(line + "\n")
+        finally:
+            os.close(lock)  # and with it the lock
+
+
+def _head_seq(raw: bytes) -> int | None:
+    """The ``seq`` in a head record; None if there is none or it is unreadable (rewrite it)."""
+    try:
+        return int(json.loads(raw)["seq"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _overwrite(fd: int, line: str) -> None:
+    """Make the file ``line`` padded to a fixed size: one write, no truncation, no rename."""
+    data = line.encode()
+    data += b" " * max(0, HEAD_RECORD_BYTES - 1 - len(data)) + b"\n"
+    os.pwrite(fd, data, 0)
+    if os.fstat(fd).st_size != len(data):
+        os.ftruncate(fd, len(data))
+
+
+@contextmanager
+def _shared_lock(audit_dir: Path) -> Iterator[None]:
+    """Hold the folder's lock shared (so no write is seen half done), if it can be opened."""
+    try:
+        fd = os.open(audit_dir / LOCK_FILE, os.O_RDONLY)
+    except OSError:  # no writer yet, or a read-only auditor's copy of the folder
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
 
 
 def read_head(audit_dir: Path) -> Checkpoint | None:
     """The newest signed checkpoint, or None if none was written."""
-    path = audit_dir / "head.json"
+    path = audit_dir / HEAD_FILE
     try:
-        text = path.read_text()
+        with _shared_lock(audit_dir):
+            text = path.read_text()
     except FileNotFoundError:
         return None
     return Checkpoint.from_json(text, str(path))
 
 
-def read_log(audit_dir: Path) -> Iterator[Checkpoint]:
-    """Every checkpoint of the log, in file order."""
-    path = audit_dir / "checkpoints.jsonl"
-    if not path.exists():
+def read_log(audit_dir: Path, problems: list[str] | None = None) -> Iterator[Checkpoint]:
+    """Every checkpoint of the log, in file order.
+
+    An unreadable line raises AuditIntegrityError, or, if ``problems`` is given, is described
+    there and skipped.
+    """
+    path = audit_dir / LOG_FILE
+    try:
+        with _shared_lock(audit_dir):
+            text = path.read_text()
+    except FileNotFoundError:
         return
-    with open(path) as fh:
-        for n, line in enumerate(fh, 1):
-            if line.strip():
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
                 yield Checkpoint.from_json(line, f"{path}:{n}")
+            except AuditIntegrityError as exc:
+                if problems is None:
+                    raise
+                problems.append(str(exc))
 
 
 def check_signature(checkpoint: Checkpoint, key: Ed25519PublicKey) -> bool:
