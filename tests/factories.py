@@ -101,7 +101,7 @@ def audit_trail(node: Node) -> list[tuple[str, str, str, str]]:
 
     from tre.db.schema import AuditEventRow
 
-    with node.db.engine.connect() as conn:
+    with node.db.read_engine.connect() as conn:
         rows = conn.execute(select(AuditEventRow.actor, AuditEventRow.action,
                                    AuditEventRow.object_id, AuditEventRow.outcome)
                             .order_by(AuditEventRow.seq))

@@ -76,7 +76,7 @@ def export(
     db, _, _ = _database()
     out = open(output, "x") if output is not None else sys.stdout  # noqa: SIM115
     try:
-        with db.engine.connect() as conn:
+        with db.read_engine.connect() as conn:
             for row in conn.execution_options(yield_per=10_000).execute(query):
                 event = AuditEvent(**{c: getattr(row, c) for c in AuditEvent.__slots__})
                 out.write(json.dumps(event.as_json(), sort_keys=True) + "\n")

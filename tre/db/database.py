@@ -16,7 +16,7 @@ from tre.errors import StorageError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 """The newest migration; a test holds it equal to Alembic's head (checked without importing
 Alembic, which would slow every command)."""
 
@@ -46,8 +46,14 @@ def _sqlite_pragmas(busy_timeout_s: float) -> Any:
     return on_connect
 
 
-def _begin_immediate(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+READ_ONLY = "tre_read_only"
+
+
+def _begin(conn: Any) -> None:
+    # Writers take SQLite's write lock up front (no failed lock upgrade under contention);
+    # readers begin deferred, so a long read never holds writers off.
+    read_only = conn.get_execution_options().get(READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def describe_operational_error(url: str, exc: BaseException) -> str:
@@ -78,8 +84,11 @@ class Database:
         self.engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas(busy_timeout_s))
-            event.listen(self.engine, "begin", _begin_immediate)
+            event.listen(self.engine, "begin", _begin)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_engine = self.engine.execution_options(**{READ_ONLY: True})
+        """The same pool, for reads: deferred transactions on SQLite."""
+        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @property
     def display_url(self) -> str:
@@ -109,7 +118,7 @@ class Database:
                 "(or set TRE_HOME / TRE_DATABASE_URL to where your tre lives)"
             )
         try:
-            with self.engine.connect() as conn:
+            with self.read_engine.connect() as conn:
                 current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
         except (OperationalError, ProgrammingError) as exc:
             if "alembic_version" not in str(exc):
@@ -126,6 +135,17 @@ class Database:
         """A session in one transaction: committed on success, rolled back on any error."""
         try:
             with self._sessions.begin() as session:
+                yield session
+        except OperationalError as exc:
+            raise StorageError(describe_operational_error(self.display_url, exc)) from exc
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database error on {self.display_url}: {exc}") from exc
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads only: never takes the SQLite write lock."""
+        try:
+            with self._read_sessions.begin() as session:
                 yield session
         except OperationalError as exc:
             raise StorageError(describe_operational_error(self.display_url, exc)) from exc

@@ -134,3 +134,4 @@ class AuditHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+from tre.db import egress_schema as _egress_schema  # noqa: E402,F401

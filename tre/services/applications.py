@@ -110,15 +110,16 @@ def apply(node: Node, actor: str, form: ApplicationForm, *, submit: bool = True,
                 action="application.submit", object_type="application", object_id=app.id,
                 request_id=request_id)
         if decision is None or decision.allow:
+            draft = app
+            if decision is not None:  # stored once, already submitted; both steps audited
+                app = app.moved_to(ApplicationStatus.SUBMITTED)
             app_store.add(session, app, now)
             audit.record(session, time=now, actor=actor, action="application.create",
-                         object_type="application", object_id=app.id, outcome="allowed",
+                         object_type="application", object_id=draft.id, outcome="allowed",
                          request_id=request_id,
                          details={"project": app.project, "kind": app.kind.value,
                                   "amends_permit": amends_permit})
             if decision is not None:
-                app = app.moved_to(ApplicationStatus.SUBMITTED)
-                app_store.save(session, app, now)
                 audit.record(session, time=now, actor=actor, action="application.submit",
                              object_type="application", object_id=app.id, outcome="allowed",
                              request_id=request_id, decision=decision)
@@ -289,7 +290,7 @@ def amend(node: Node, actor: str, permit_id: str, *, add_members: tuple[Member, 
           remove_members: tuple[str, ...] = (), until: Period | None = None,
           compute: Compute | None = None, justification: str = "") -> DataAccessApplication:
     """Apply to change a permit (members, end date, compute): a new decision is needed."""
-    with node.db.transaction() as session:
+    with node.db.reading() as session:
         permit = permit_store.get(session, permit_id)
         original = app_store.get(session, permit.application)
     members = tuple(m for m in permit.members if m.user not in remove_members)
@@ -314,11 +315,11 @@ def amend(node: Node, actor: str, permit_id: str, *, add_members: tuple[Member, 
 def list_applications(node: Node, *, status: ApplicationStatus | None = None,
                       user: str | None = None) -> list[DataAccessApplication]:
     """Applications, newest first."""
-    with node.db.transaction() as session:
+    with node.db.reading() as session:
         return app_store.list_all(session, status=status, user=user)
 
 
 def get_application(node: Node, app_id: str) -> DataAccessApplication:
     """One application."""
-    with node.db.transaction() as session:
+    with node.db.reading() as session:
         return app_store.get(session, app_id)

@@ -27,6 +27,6 @@ def register_version(node: Node, actor: str, dataset: Dataset, version: str,
 
 def list_datasets(node: Node) -> list[tuple[Dataset, list[DatasetVersion]]]:
     """Every dataset with its versions, newest first."""
-    with node.db.transaction() as session:
+    with node.db.reading() as session:
         return [(d, dataset_store.versions(session, d.id))
                 for d in dataset_store.list_all(session)]

@@ -44,12 +44,12 @@ class DemoWorld:
 
 def seed(node: Node, home: Path) -> DemoWorld:
     """Create what is missing of the demo world; running it twice changes nothing."""
-    with node.db.transaction() as session:
+    with node.db.reading() as session:
         missing = user_store.missing(session, set(DEMO_USERS))
     for name in sorted(missing):
         users.add_user(node, "host:demo", name, list(DEMO_USERS[name]))
     version = _demo_dataset(node, home)
-    with node.db.transaction() as session:
+    with node.db.reading() as session:
         permit = permit_store.for_project(session, DEMO_PROJECT)
     if permit is None:
         now = node.clock()
@@ -68,7 +68,7 @@ def seed(node: Node, home: Path) -> DemoWorld:
 
 def _demo_dataset(node: Node, home: Path) -> str:
     """The demo dataset's version: synthetic CT put through the real de-identifying ingestion."""
-    with node.db.transaction() as session:
+    with node.db.reading() as session:
         try:
             dataset_store.get(session, DEMO_DATASET)
             return dataset_store.versions(session, DEMO_DATASET)[0].version

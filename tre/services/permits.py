@@ -80,11 +80,11 @@ def check_data_access(node: Node, user: str, project: str, dataset: str,
 
 def get_permit(node: Node, permit_id: str) -> DataPermit:
     """One permit."""
-    with node.db.transaction() as session:
+    with node.db.reading() as session:
         return permit_store.get(session, permit_id)
 
 
 def list_permits(node: Node, *, user: str | None = None) -> list[DataPermit]:
     """Permits, newest first (only those naming ``user`` if given)."""
-    with node.db.transaction() as session:
+    with node.db.reading() as session:
         return permit_store.list_all(session, user=user)

@@ -41,5 +41,5 @@ def grant_roles(node: Node, operator: str, name: str, roles: list[Role]) -> User
 
 def list_users(node: Node) -> list[User]:
     """Every user."""
-    with node.db.transaction() as session:
+    with node.db.reading() as session:
         return user_store.list_all(session)
