@@ -12,6 +12,10 @@ DECISIONS: dict[str, str] = {
     "application_decide": "tre/applications/decide",
     "permit_change": "tre/permits/change",
     "data_access": "tre/data/access",
+    "egress_submit": "tre/airlock/submit",
+    "egress_review": "tre/airlock/review",
+    "egress_approval": "tre/airlock/approval",
+    "egress_download": "tre/airlock/download",
 }
 """Decision name -> Rego package path; each package defines ``decision``."""
 

@@ -1,0 +1,22 @@
+package tre.airlock.download_test
+
+import data.tre.airlock.download
+
+_request(status) := {
+	"id": "R-1",
+	"project": "lung-ai",
+	"status": status,
+	"members": [{"user": "alice", "role": "lead"}, {"user": "olive", "role": "observer"}],
+}
+
+test_member_downloads_release_allowed if {
+	download.decision == {"allow": true, "reasons": ["olive is a member of project lung-ai"]} with input as {"user": "olive", "request": _request("released")}
+}
+
+test_outsider_denied if {
+	download.decision == {"allow": false, "reasons": ["carl is not a member of project lung-ai"]} with input as {"user": "carl", "request": _request("released")}
+}
+
+test_unreleased_denied if {
+	download.decision == {"allow": false, "reasons": ["request R-1 is not released"]} with input as {"user": "alice", "request": _request("approved")}
+}

@@ -1,0 +1,1 @@
+"""The airlock: outputs leave a project only as submitted, checked, reviewed and signed releases."""
