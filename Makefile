@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: demo test lint typecheck pytest opa postgres system-deps clean
+.PHONY: demo test lint typecheck pytest opa postgres system-deps node-deps sandbox-runtime clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,9 +14,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	@rm -f $(VENV)/.installed-*; touch $(STAMP)
 
-## demo: install tre and run `tre up --demo` (state in ./.tre-demo)
-demo: $(STAMP)
-	TRE_HOME=$${TRE_HOME:-$(CURDIR)/.tre-demo} $(BIN)/tre up --demo
+## demo: install tre and run `tre up --demo` (state in ./.tre-demo): hub, proxy, policy engine
+demo: $(STAMP) system-deps node-deps sandbox-runtime
+	TRE_HOME=$${TRE_HOME:-$(CURDIR)/.tre-demo} TRE_WORKSPACES_RUNTIME=/opt/tre/runtime \
+	  $(BIN)/tre up --demo
 
 ## opa: make sure the real OPA binary is at .cache/opa/bin/opa
 opa:
@@ -36,11 +37,21 @@ typecheck: $(STAMP)
 system-deps:
 	scripts/install-system-deps.sh
 
-## test: install everything (venv, OPA, PostgreSQL, bubblewrap), lint, type-check, every test
-test: $(STAMP) opa system-deps
+## node-deps: configurable-http-proxy into ./node_modules (from package-lock.json)
+node-deps:
+	scripts/install-node-deps.sh
+
+## sandbox-runtime: the world-readable Python that project sandboxes run (/opt/tre/runtime)
+sandbox-runtime:
+	scripts/make-sandbox-runtime.sh
+
+## test: install everything (venv, OPA, PostgreSQL, bubblewrap, proxy, sandbox runtime), lint,
+## type-check, every test
+test: $(STAMP) opa system-deps node-deps sandbox-runtime
 	$(MAKE) lint typecheck
 	export TRE_TEST_POSTGRES_URL=$$(scripts/postgres.sh) && \
-	  TRE_OPA_BINARY=$(CURDIR)/.cache/opa/bin/opa $(BIN)/pytest -q $(PYTEST_ARGS)
+	  TRE_OPA_BINARY=$(CURDIR)/.cache/opa/bin/opa TRE_WORKSPACES_RUNTIME=/opt/tre/runtime \
+	  $(BIN)/pytest -q $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .cache .tre-demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .cache .tre-demo .pytest_cache .mypy_cache .ruff_cache node_modules

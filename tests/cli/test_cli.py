@@ -283,3 +283,15 @@ def test_users_and_datasets_commands(tre: Run, tmp_path: Path) -> None:
                   str(tmp_path / "nope"), ok=False)
     assert missing.returncode == 2
     assert "is not a folder" in missing.stderr
+
+
+def test_passwd_sets_a_hub_password(seeded: Run, home: Path) -> None:
+    done = seeded("users", "passwd", "alice", "--password-stdin",
+                  input="correct horse battery staple\n")
+    assert "password set for alice" in done.stdout
+    stored = json.loads((home / "hub-passwords.json").read_text())
+    assert "correct horse" not in json.dumps(stored)
+    short = seeded("users", "passwd", "alice", "--password-stdin", input="short\n", ok=False)
+    assert short.returncode == 2
+    unknown = seeded("users", "passwd", "mallory", "--password-stdin", input="x" * 20, ok=False)
+    assert unknown.returncode == 3

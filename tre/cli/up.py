@@ -1,7 +1,8 @@
-"""`tre up`: run this node's services in the foreground until Ctrl-C."""
+"""`tre up`: run this node (proxy, hub, permit enforcer, expiry sweep) until Ctrl-C."""
 
 from __future__ import annotations
 
+import secrets
 import signal
 import threading
 from types import FrameType
@@ -10,49 +11,72 @@ from typing import Annotated
 import typer
 
 from tre.cli.common import console
+from tre.hub.passwords import set_password
+from tre.hub.processes import HubProcesses
+from tre.hub.settings import HubSettings
 from tre.services import demo, permits
 from tre.services.bootstrap import initialise, load_settings, open_node
+from tre.settings import Settings
 
 SWEEP_SECONDS = 30.0
 
 
+def _seed_demo(settings: Settings, hub: HubSettings) -> None:
+    node = open_node(settings)
+    try:
+        world = demo.seed(node, settings.home)
+    finally:
+        node.close()
+    # Fresh passwords each run: only hashes are kept, so printing them is the only way to know.
+    console.print(f"demo project {world.permit.project}: permit {world.permit.id} for "
+                  f"{', '.join(str(d) for d in world.permit.datasets)}")
+    console.print(f"log in at {hub.public_url} as:")
+    for user, roles in world.users.items():
+        password = secrets.token_urlsafe(12)
+        set_password(settings.home, user, password)
+        console.print(f"  {user:<6} password {password}  ({', '.join(r.value for r in roles)})")
+    console.print(f"then start the named server {world.permit.project} "
+                  f"({hub.public_url}hub/spawn/alice/{world.permit.project} as alice)")
+
+
 def up(
     seed_demo: Annotated[bool, typer.Option("--demo", help="Seed demo users, a dataset and an "
-                                            "approved project.")] = False,
-    once: Annotated[bool, typer.Option(help="Do one round of work and exit (for scripts).")]
-        = False,
+                                            "approved project; print how to log in.")] = False,
+    once: Annotated[bool, typer.Option(help="Initialise (and seed with --demo), expire due "
+                                       "permits, then exit without starting the hub.")] = False,
 ) -> None:
-    """Run tre on this machine (embedded default: SQLite, embedded policy engine)."""
+    """Run tre on this machine: the proxy, the hub with project workspaces, the enforcer."""
     settings = load_settings()
+    hub = HubSettings()
     initialise(settings).dispose()
+    console.print(f"tre home: {settings.home}  policy engine: {settings.policy_engine}")
+    if seed_demo:
+        _seed_demo(settings, hub)
     node = open_node(settings)
     stop = threading.Event()
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    processes = HubProcesses(hub)
     try:
-        console.print(f"tre home: {settings.home}  database: {node.db.display_url}  "
-                      f"policy engine: {settings.policy_engine}")
-        if seed_demo:
-            world = demo.seed(node, settings.home)
-            people = ", ".join(f"{u} ({r[0].value})" for u, r in world.users.items())
-            console.print(f"demo users: {people}")
-            console.print(f"demo project {world.permit.project}: permit {world.permit.id} "
-                          f"for {', '.join(str(d) for d in world.permit.datasets)}")
-            console.print("try:  tre permits list   |   tre permits check --as alice "
-                          f"--project {world.permit.project} --dataset "
-                          f"{world.permit.datasets[0]}   |   tre audit verify")
-            console.print("(set TRE_HOME to the home above in that shell.) The web hub joins "
-                          "`tre up` with the project-workspaces release.")
+        if not once:
+            processes.start(settings)
+            processes.wait_ready()
+            console.print(f"tre is up at {hub.public_url} (Ctrl-C stops everything)")
         while True:
-            expired = permits.expire_due(node)
-            for permit in expired:
+            for permit in permits.expire_due(node):
                 console.print(f"permit {permit.id} of project {permit.project} expired")
-            if once or stop.wait(SWEEP_SECONDS):
+            if once or stop.wait(SWEEP_SECONDS) or _died(processes):
                 break
-        console.print("tre stopped")
     finally:
+        processes.stop()
         node.close()
+    console.print("tre stopped")
+
+
+def _died(processes: HubProcesses) -> bool:
+    processes.check_alive()  # raises HubUnavailable naming the child
+    return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import sys
 from typing import Annotated
 
 import typer
@@ -10,7 +11,9 @@ import typer
 from tre.cli.common import JsonFlag, node, print_json, print_table
 from tre.cli.render import user_json
 from tre.domain.roles import Role
+from tre.errors import InvalidInput, NotFound
 from tre.services import users
+from tre.services.bootstrap import load_settings
 
 app = typer.Typer(help="Local users and roles (OIDC groups map onto the same roles).",
                   no_args_is_help=True)
@@ -51,3 +54,25 @@ def list_(json_out: JsonFlag = False) -> None:
     print_table("Users", ["name", "roles", "display name"],
                 [[u.name, ", ".join(sorted(r.value for r in u.roles)), u.display_name]
                  for u in found])
+
+
+@app.command()
+def passwd(name: str, password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="Read the password from standard input (for scripts).")]
+        = False) -> None:
+    """Set the local hub login password of a user (embedded default login)."""
+    from tre.hub.passwords import set_password
+
+    settings = load_settings()
+    with node() as n:
+        if not any(u.name == name for u in users.list_users(n)):
+            raise NotFound(f"unknown user {name!r}: add them with `tre users add {name} --role "
+                           "ROLE`")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"new password for {name}: ")
+        if getpass.getpass("again: ") != password:
+            raise InvalidInput("the two passwords differ: try again")
+    set_password(settings.home, name, password)
+    typer.echo(f"password set for {name}")

@@ -19,14 +19,14 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
 from tre.workspaces.cgroups import Cgroup
 from tre.workspaces.config import WorkspaceSettings
 from tre.workspaces.errors import SandboxUnavailable
-from tre.workspaces.spec import WorkspaceSpec
+from tre.workspaces.spec import Mount, WorkspaceSpec
 
 STAGE = Path("/run/tre-sandbox")
 """Empty root-owned folder; each launcher covers it with its own tmpfs in a private namespace."""
@@ -211,21 +211,22 @@ class BwrapBackend:
                 return None
             raise
 
-    def run(self, spec: WorkspaceSpec, command: Sequence[str], *,
-            stdin: IO[bytes] | int | None = None, stdout: IO[bytes] | int | None = None,
-            stderr: IO[bytes] | int | None = None,
-            keep_running: Callable[[], str | None] | None = None,
-            poll_s: float = 10.0) -> SandboxResult:
-        """Run ``command`` in the sandbox and wait; streams pass straight through.
+    def start(self, spec: WorkspaceSpec, command: Sequence[str], *,
+              stdin: IO[bytes] | int | None = None, stdout: IO[bytes] | int | None = None,
+              stderr: IO[bytes] | int | None = None,
+              extra_mounts: Sequence[Mount] = ()) -> RunningSandbox:
+        """Start ``command`` in the sandbox and return at once (a server; see :meth:`run`).
 
-        ``keep_running`` is asked every ``poll_s`` seconds; a reason it returns stops the
-        sandbox (SIGKILL to everything in its cgroup) and is reported as ``stopped``.
+        ``extra_mounts`` are bound after the spec's own (e.g. the hub bridge's run folder);
+        the caller must :meth:`RunningSandbox.stop` it, which also removes its cgroups.
         """
         if os.geteuid() != 0:
             raise SandboxUnavailable("starting a sandbox needs root (to drop to the project's "
                                      "own uid and set cgroup limits): run tre as root")
         self._check_runtime()
         self.stage.mkdir(parents=True, exist_ok=True, mode=0o755)
+        if extra_mounts:
+            spec = replace(spec, mounts=(*spec.mounts, *extra_mounts))
         data = {"/etc/passwd": passwd_file(spec), "/etc/group": group_file(spec),
                 "/etc/hosts": HOSTS_FILE}
         fds: dict[str, int] = {}
@@ -243,20 +244,63 @@ class BwrapBackend:
                 argv, stdin=stdin, stdout=stdout, stderr=stderr, pass_fds=tuple(fds.values()),
                 env={"PATH": HOST_PATH, "LANG": "C.UTF-8"}, close_fds=True,
                 preexec_fn=None if cgroup is None else cgroup.join)
-            for fd in fds.values():
-                os.close(fd)
-            fds.clear()
-            stopped = _wait(process, keep_running, poll_s)
-            code = process.returncode
-            return SandboxResult(
-                exit_code=128 - code if code < 0 else code,
-                oom_killed=cgroup.oom_killed() if cgroup is not None else False,
-                stopped=stopped)
+        except BaseException:
+            if cgroup is not None:
+                cgroup.remove()
+            raise
         finally:
             for fd in fds.values():
                 os.close(fd)
-            if cgroup is not None:
-                cgroup.remove()
+        return RunningSandbox(process, cgroup)
+
+    def run(self, spec: WorkspaceSpec, command: Sequence[str], *,
+            stdin: IO[bytes] | int | None = None, stdout: IO[bytes] | int | None = None,
+            stderr: IO[bytes] | int | None = None,
+            keep_running: Callable[[], str | None] | None = None,
+            poll_s: float = 10.0) -> SandboxResult:
+        """Run ``command`` in the sandbox and wait; streams pass straight through.
+
+        ``keep_running`` is asked every ``poll_s`` seconds; a reason it returns stops the
+        sandbox (SIGKILL to everything in its cgroup) and is reported as ``stopped``.
+        """
+        sandbox = self.start(spec, command, stdin=stdin, stdout=stdout, stderr=stderr)
+        try:
+            stopped = _wait(sandbox.process, keep_running, poll_s)
+            code = sandbox.process.returncode
+            return SandboxResult(
+                exit_code=128 - code if code < 0 else code,
+                oom_killed=sandbox.cgroup.oom_killed() if sandbox.cgroup is not None else False,
+                stopped=stopped)
+        finally:
+            if sandbox.cgroup is not None:
+                sandbox.cgroup.remove()
+
+
+@dataclass
+class RunningSandbox:
+    """A sandbox started by :meth:`BwrapBackend.start`: its launcher process and cgroups."""
+
+    process: subprocess.Popen[bytes]
+    cgroup: Cgroup | None
+
+    def poll(self) -> int | None:
+        """None while the sandbox runs, else its exit code."""
+        return self.process.poll()
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        """SIGTERM, then SIGKILL after ``grace_s``; kill what is left in its cgroups, remove them.
+
+        bwrap is the sandbox's pid 1 (--unshare-pid): when it dies, every process inside dies.
+        """
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.cgroup is not None:
+            self.cgroup.remove()
 
 
 def _wait(process: subprocess.Popen[bytes], keep_running: Callable[[], str | None] | None,

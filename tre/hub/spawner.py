@@ -1,0 +1,326 @@
+"""JupyterHub spawners of tre: one server per (user, project), allowed by policy, in a sandbox.
+
+:class:`TRESpawnerMixin` is the thin, backend-neutral part (which project, may the user start
+it, the environment); :class:`BwrapSpawner` renders tre's workspace spec with bubblewrap and
+bridges the sandbox, which has no network, to the hub through unix sockets (tre.hub.bridge).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import os
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from jupyterhub.spawner import Spawner
+from jupyterhub.utils import random_port
+from tornado import web
+from traitlets import Float, List, Unicode, default
+from traitlets.config import LoggingConfigurable
+
+from tre.domain.values import check_slug
+from tre.errors import InvalidInput, TREError
+from tre.hub import bridge
+from tre.hub.context import HubContext, hub_context
+from tre.hub.projects import DENY, SPAWN, STOP, ProjectChoice, record, startable_projects
+from tre.workspaces.bwrap import HOST_PATH, RunningSandbox
+from tre.workspaces.errors import SandboxUnavailable
+from tre.workspaces.service import prepare
+from tre.workspaces.spec import Mount, NetworkMode, Profile, WorkspaceSpec
+
+DROPPED_ENV = ("JPY_API_TOKEN",)
+"""Variables the hub sets that a sandbox never gets (a duplicate of the server's token)."""
+
+
+def _form(choices: list[ProjectChoice]) -> str:
+    if not choices:
+        return ("<p>You hold no data permit in force for any project, so no workspace can "
+                "start. Apply with <code>tre permits apply</code> and wait for the HDAB's "
+                "approval.</p>")
+    options = "\n".join(
+        f'<option value="{html.escape(c.project)}">{html.escape(c.project)} '
+        f"(permit {html.escape(c.permit)}: {html.escape(', '.join(c.datasets))})</option>"
+        for c in choices)
+    return ('<label for="tre-project">Project</label>\n'
+            '<select id="tre-project" name="project" class="form-control">\n'
+            f"{options}\n</select>\n"
+            "<p>Name the server after the project: one server per project.</p>")
+
+
+if TYPE_CHECKING:
+    _SpawnerBase = Spawner
+else:  # not a Spawner at run time: jupyterhub insists every Spawner subclass defines start()
+    _SpawnerBase = LoggingConfigurable
+
+
+class TRESpawnerMixin(_SpawnerBase):  # type: ignore[misc,valid-type]  # jupyterhub is untyped
+    """The project, the policy check (audited) and a secret-free environment, for any backend.
+
+    Put it first: ``class MySpawner(TRESpawnerMixin, SomeSpawner)``. The server's name is the
+    project (named servers); the policy check runs before ``start`` and a deny is a 403 with the
+    policy's reasons. Subclasses start ``self.workspace_spec``.
+    """
+
+    profile_name = Unicode(
+        "notebook",
+        help="Name of the workspace profile (recorded in the audit trail and the spec's labels). "
+        "Notebook servers get the permit's whole CPU and memory quota and no GPU.",
+    ).tag(config=True)
+
+    workspace_spec: WorkspaceSpec | None = None
+    project: str | None = None
+
+    @default("env_keep")
+    def _env_keep_default(self) -> list[str]:
+        # Nothing of the hub's environment (which holds the proxy's and services' tokens).
+        return []
+
+    @default("notebook_dir")
+    def _notebook_dir_default(self) -> str:
+        # /data, /workspace and /outputs side by side; the sandbox shows nothing else of value.
+        return "/"
+
+    @default("default_url")
+    def _default_url_default(self) -> str:
+        return "/lab/tree/workspace"
+
+    @default("options_from_form")
+    def _options_from_form_default(self) -> Any:
+        return self._simple_options_from_form
+
+    def tre(self) -> HubContext:
+        """The hub process's tre context (Node, workspace settings)."""
+        return hub_context()
+
+    async def get_options_form(self) -> str:
+        """The spawn form: only projects whose permit is in force and lets the user read data."""
+        user: str = self.user.name
+        choices = await asyncio.to_thread(startable_projects, self.tre().node, user)
+        return _form(choices)
+
+    def _chosen_project(self) -> str:
+        asked = self.user_options.get("project") if isinstance(self.user_options, dict) else None
+        if isinstance(asked, list) and len(asked) == 1:
+            asked = asked[0]
+        if asked is not None and not isinstance(asked, str):
+            raise web.HTTPError(400, "user_options.project must be a project name")
+        name: str = self.name or ""
+        if not name:
+            raise web.HTTPError(
+                400, "tre starts one server per project: start the named server of the "
+                f"project (/hub/spawn/{self.user.name}/PROJECT or POST "
+                f"/hub/api/users/{self.user.name}/servers/PROJECT)")
+        if asked and asked != name:
+            raise web.HTTPError(400, f"the server {name!r} is for project {name!r}, not "
+                                f"{asked!r}: start the server named {asked!r} instead")
+        try:
+            check_slug("project", name)
+        except InvalidInput as exc:
+            raise web.HTTPError(400, str(exc)) from None
+        return name
+
+    def sandbox_env(self) -> dict[str, str]:
+        """The hub's environment for the server, minus what a sandbox must not get."""
+        env: dict[str, str] = self.get_env()
+        for name in DROPPED_ENV:
+            env.pop(name, None)
+        return env
+
+    def _profile(self) -> Profile:
+        return Profile(name=self.profile_name, network=NetworkMode.HUB_ONLY)
+
+    async def run_pre_spawn_hook(self) -> Any:
+        """Ask tre (policy per dataset, audited) before anything starts; a deny is a 403."""
+        project = self._chosen_project()
+        ctx = self.tre()
+        user = self.user.name
+        try:
+            spec = await asyncio.to_thread(
+                prepare, ctx.node, user, project, self._profile(), settings=ctx.workspaces,
+                uids=ctx.uids, extra_env=self.sandbox_env())
+        except SandboxUnavailable as exc:
+            await asyncio.to_thread(record, ctx.node, actor=user, action=DENY, project=project,
+                                    outcome="failed", details={"reason": str(exc)})
+            raise web.HTTPError(503, str(exc)) from None
+        except TREError as exc:
+            await asyncio.to_thread(record, ctx.node, actor=user, action=DENY, project=project,
+                                    outcome="denied", details={"reason": str(exc)})
+            raise web.HTTPError(403, str(exc)) from None
+        self.project, self.workspace_spec = project, spec
+        return await _maybe_await(super().run_pre_spawn_hook())
+
+    async def audit_started(self, details: dict[str, Any]) -> None:
+        """Record ``workspace.spawn`` (the sandbox is up, the hub now waits for the server)."""
+        assert self.project is not None
+        await asyncio.to_thread(record, self.tre().node, actor=self.user.name, action=SPAWN,
+                                project=self.project, outcome="allowed",
+                                details={"server": self.name, **details})
+
+    async def audit_stopped(self, details: dict[str, Any]) -> None:
+        """Record ``workspace.stop``."""
+        project = self.project or self.name
+        await asyncio.to_thread(record, self.tre().node, actor=self.user.name, action=STOP,
+                                project=project, outcome="allowed",
+                                details={"server": self.name, **details})
+
+
+async def _maybe_await(value: Any) -> Any:
+    if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
+        return await value
+    return value
+
+
+class BwrapSpawner(TRESpawnerMixin, Spawner):  # type: ignore[misc]
+    """Runs jupyterhub-singleuser in tre's bubblewrap sandbox, bridged to the hub by socat."""
+
+    socat = Unicode(
+        "",
+        help="Path of socat, run on the host and inside the sandbox (Debian `socat`). "
+        "Default: found on the system PATH.",
+    ).tag(config=True)
+
+    singleuser_command = List(
+        Unicode(), ["jupyterhub-singleuser"],
+        help="The single-user server command, looked up inside the sandbox: the runtime "
+        "(TRE_WORKSPACES_RUNTIME, made by scripts/make-sandbox-runtime.sh) comes first on PATH.",
+    ).tag(config=True)
+
+    run_root = Unicode(
+        "/run/tre-hub",
+        help="Host folder holding each server's run folder (its bridge sockets). Root's, 0755; "
+        "each run folder belongs to the project uid, 0700, and is bound at /run/tre inside.",
+    ).tag(config=True)
+
+    stop_grace_s = Float(
+        5.0, help="Seconds a stopping server gets after SIGTERM before everything is killed.",
+    ).tag(config=True)
+
+    sandbox: RunningSandbox | None = None
+    forwarders: list[subprocess.Popen[bytes]]
+    run_dir: Path | None = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.forwarders = []
+
+    def _socat(self) -> str:
+        found = self.socat or shutil.which("socat", path=HOST_PATH)
+        if not found:
+            raise web.HTTPError(503, "socat not found: install it (scripts/install-system-deps.sh"
+                                " or apt-get install socat) so the hub can reach sandboxes")
+        return found
+
+    def get_env(self) -> dict[str, str]:
+        """The hub's environment, with the hub and the server at their addresses inside."""
+        env: dict[str, str] = super().get_env()
+        api_path = urlparse(env["JUPYTERHUB_API_URL"]).path
+        env["JUPYTERHUB_API_URL"] = bridge.inside_hub_api_url(api_path)
+        env["JUPYTERHUB_ACTIVITY_URL"] = bridge.inside_hub_api_url(
+            urlparse(env["JUPYTERHUB_ACTIVITY_URL"]).path)
+        env["JUPYTERHUB_SERVICE_URL"] = bridge.inside_service_url(
+            urlparse(env["JUPYTERHUB_SERVICE_URL"]).path)
+        # Jupyter's runtime files (kernel connection files) stay in the sandbox's own /tmp.
+        env["JUPYTER_RUNTIME_DIR"] = "/tmp/jupyter-runtime"  # noqa: S108 - sandbox tmpfs
+        return env
+
+    def _hub_address(self) -> tuple[str, int]:
+        url = urlparse(self.hub_connect_url or self.hub.api_url)
+        if url.hostname is None or url.port is None:
+            raise web.HTTPError(500, f"cannot tell the hub's API address from {url.geturl()}: "
+                                "set JupyterHub.hub_bind_url with an explicit port")
+        return url.hostname, url.port
+
+    async def start(self) -> tuple[str, int]:
+        """Start the forwarders and the sandbox; return the loopback address of the server."""
+        spec = self.workspace_spec
+        if spec is None:
+            raise web.HTTPError(500, "start() before the pre-spawn check: tre refuses to start "
+                                "a workspace that policy did not allow")
+        ctx = self.tre()
+        if ctx.workspaces.runtime is None:
+            raise web.HTTPError(503, "no sandbox runtime: run scripts/make-sandbox-runtime.sh "
+                                "and set TRE_WORKSPACES_RUNTIME=/opt/tre/runtime")
+        socat = self._socat()
+        hub_host, hub_port = self._hub_address()
+        host_port: int = int(getattr(self, "port", 0) or random_port())
+        self.port = host_port
+        try:
+            self.run_dir = await asyncio.to_thread(self._make_run_dir, spec)
+            self.forwarders.append(subprocess.Popen(
+                bridge.host_hub_forward(socat, self.run_dir, hub_host, hub_port),
+                stdin=subprocess.DEVNULL, env={"PATH": HOST_PATH}))
+            await self._wait_for_socket(self.run_dir / bridge.HUB_SOCKET)
+            self.sandbox = await asyncio.to_thread(
+                ctx.backend().start, spec,
+                bridge.sandbox_command(socat, self.singleuser_command),
+                stdin=subprocess.DEVNULL,
+                extra_mounts=(Mount(self.run_dir, bridge.INSIDE_RUN, read_only=False),))
+            self.forwarders.append(subprocess.Popen(
+                bridge.host_server_forward(socat, self.run_dir, host_port),
+                stdin=subprocess.DEVNULL, env={"PATH": HOST_PATH}))
+        except TREError as exc:
+            await self._teardown()
+            raise web.HTTPError(503, str(exc)) from None
+        except BaseException:
+            await self._teardown()
+            raise
+        await self.audit_started({"uid": spec.uid, "port": host_port,
+                                  "pid": self.sandbox.process.pid})
+        return ("127.0.0.1", host_port)
+
+    def _make_run_dir(self, spec: WorkspaceSpec) -> Path:
+        root = Path(self.run_root)
+        root.mkdir(mode=0o755, parents=True, exist_ok=True)
+        run_dir = root / f"{spec.name}-{secrets.token_hex(4)}"
+        run_dir.mkdir(mode=0o700)
+        os.chown(run_dir, spec.uid, spec.gid)
+        return run_dir
+
+    async def _wait_for_socket(self, path: Path, timeout_s: float = 10.0) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not path.exists():
+            if any(f.poll() is not None for f in self.forwarders):
+                raise SandboxUnavailable(f"the hub forwarder (socat) exited before {path} "
+                                         "appeared: see the hub's log")
+            if loop.time() > deadline:
+                raise SandboxUnavailable(f"{path} did not appear within {timeout_s:g} s")
+            await asyncio.sleep(0.02)
+
+    async def poll(self) -> int | None:
+        """None while the sandbox and both forwarders run; else an exit status."""
+        if self.sandbox is None:
+            return 0
+        code = self.sandbox.poll()
+        if code is not None:
+            return code
+        if any(f.poll() is not None for f in self.forwarders):
+            return 1
+        return None
+
+    async def stop(self, now: bool = False) -> None:
+        """Kill the whole sandbox and the forwarders, remove its cgroups and run folder."""
+        was_running = self.sandbox is not None
+        await self._teardown(grace_s=0.0 if now else self.stop_grace_s)
+        if was_running:
+            await self.audit_stopped({"now": now})
+
+    async def _teardown(self, grace_s: float = 0.0) -> None:
+        sandbox, self.sandbox = self.sandbox, None
+        forwarders, self.forwarders = self.forwarders, []
+        run_dir, self.run_dir = self.run_dir, None
+        if sandbox is not None:
+            await asyncio.to_thread(sandbox.stop, grace_s)
+        for forwarder in forwarders:
+            if forwarder.poll() is None:
+                forwarder.kill()
+            await asyncio.to_thread(forwarder.wait)
+        if run_dir is not None:
+            with contextlib.suppress(FileNotFoundError):
+                await asyncio.to_thread(shutil.rmtree, run_dir)
