@@ -123,13 +123,16 @@ def test_pixel_risk_is_separate_from_header_cleaning() -> None:
     assert pixel_risks(sc)
 
 
-def test_synthetic_corpus_has_zero_planted_identifiers(node: Node, tmp_path: Path) -> None:
+@pytest.mark.parametrize("raw_path", [True, False], ids=["bytes-path", "pydicom-path"])
+def test_synthetic_corpus_has_zero_planted_identifiers(node: Node, tmp_path: Path,
+                                                       raw_path: bool) -> None:
     synth = pytest.importorskip("tre.imaging.synth")
     src = tmp_path / "src"
     synth.generate(src, patients=3, studies=2, series=1, slices=3, size=16, seed=7)
     planted = json.loads((src / "planted.json").read_text())["patients"]
     result = ingest(node, tmp_path / "home", "host:test",
-                    IngestRequest(src / "dicom", "lung-ct", KEY, clinical=src / "clinical.csv"))
+                    IngestRequest(src / "dicom", "lung-ct", KEY, clinical=src / "clinical.csv",
+                                  raw_path=raw_path))
     assert result.counts["published"] == 3 * 2 * 3
     assert result.counts["unreadable"] == result.counts["quarantined"] == 0
     values = {v["value"] for p in planted.values() for v in p["values"]} | set(planted)

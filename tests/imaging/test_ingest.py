@@ -87,6 +87,15 @@ def test_output_does_not_depend_on_process_count(node: Node, tmp_path: Path) -> 
     assert one.version == two.version  # type: ignore[attr-defined]
 
 
+def test_bytes_path_and_pydicom_path_publish_the_same_version(node: Node, tmp_path: Path
+                                                              ) -> None:
+    src = corpus(tmp_path / "src", "CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "rtstruct.dcm",
+                 "JPEG2000.dcm", "MR_small_implicit.dcm", "MR_small_bigendian.dcm")
+    fast = run(node, tmp_path, src, dataset="fast", jobs=3)
+    safe = run(node, tmp_path, src, dataset="safe", jobs=1, raw_path=False)
+    assert fast.version == safe.version  # type: ignore[attr-defined]
+
+
 def test_uid_references_stay_consistent_across_files(node: Node, tmp_path: Path) -> None:
     src = corpus(tmp_path / "src", "rtstruct.dcm", "rtplan.dcm", "rtdose.dcm")
     with warnings.catch_warnings():  # pydicom's rtdose.dcm has a UID pydicom finds invalid

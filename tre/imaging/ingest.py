@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,9 @@ from tre.imaging.deid.worker import (
     UNREADABLE,
     FileDeidentifier,
     FileOutcome,
+    pool_init,
+    pool_ready,
+    pool_run,
 )
 from tre.imaging.pseudonyms import PseudonymKey
 from tre.services import catalogue
@@ -60,6 +63,8 @@ class IngestRequest:
     data_holder: str = ""
     synthetic: bool | None = None
     options: tuple[Option, ...] = profile.DEFAULT_OPTIONS
+    raw_path: bool = True
+    """De-identify on the file's bytes where possible (rawpath.py); False: pydicom only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,43 +169,71 @@ def _ingest(node: Node, home: Path, actor: str, request: IngestRequest, sources:
 
 def _deidentify_all(request: IngestRequest, sources: list[Source], work: Path,
                     progress: Progress | None) -> Iterator[FileOutcome]:
+    """Outcomes in source order. With jobs > 1 this process works too, beside jobs - 1 spawned
+    workers: it needs no start-up (the spawned ones import pydicom first), and chunks are
+    handed out as workers free up, so results never depend on scheduling."""
     total = len(sources)
     if progress:
         progress(0, total)
     jobs = min(request.jobs, max(1, total))
-    if jobs == 1:
-        worker = FileDeidentifier(request.key, request.options, work, request.allow_pixel_risk)
-        try:
+    worker = FileDeidentifier(request.key, request.options, work, request.allow_pixel_risk,
+                              raw_path=request.raw_path)
+    try:
+        if jobs == 1:
             for index, source in enumerate(sources):
                 yield worker.run(index, source)
                 if progress:
                     progress(index + 1, total)
-        finally:
-            worker.close()
-        return
-    chunk = max(1, min(32, total // (jobs * 8)))
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_pool_init,
+            return
+        yield from _pooled(request, sources, work, jobs, worker, progress)
+    finally:
+        worker.close()
+
+
+def _pooled(request: IngestRequest, sources: list[Source], work: Path, jobs: int,
+            worker: FileDeidentifier, progress: Progress | None) -> Iterator[FileOutcome]:
+    """This process takes chunks from the front; a spawned worker gets chunks (two at most
+    in flight each) only once it has started, so nothing waits on a worker still importing."""
+    total = len(sources)
+    size = max(1, min(CHUNK_FILES, total // (jobs * 8)))
+    indexed = list(enumerate(sources))
+    chunks = deque((n, indexed[start:start + size])
+                   for n, start in enumerate(range(0, total, size)))
+    done: dict[int, list[FileOutcome]] = {}
+    next_chunk = finished = ready = 0
+    with ProcessPoolExecutor(max_workers=jobs - 1,
+                             mp_context=multiprocessing.get_context("spawn"),
+                             initializer=pool_init,
                              initargs=(request.key.secret, request.options, str(work),
-                                       request.allow_pixel_risk)) as pool:
-        for done, outcome in enumerate(pool.map(_pool_run, enumerate(sources),
-                                                chunksize=chunk), start=1):
-            yield outcome
-            if progress:
-                progress(done, total)
+                                       request.allow_pixel_risk, request.raw_path)) as pool:
+        probes = {pool.submit(pool_ready) for _ in range(jobs - 1)}
+        running: dict[Future[list[FileOutcome]], int] = {}
+        while chunks or running:
+            for probe in [p for p in probes if p.done()]:
+                probes.discard(probe)
+                probe.result()
+                ready += 1
+            while chunks and len(running) < 2 * ready:
+                number, items = chunks.pop()  # from the end: this process takes the front
+                running[pool.submit(pool_run, items)] = number
+            if chunks:
+                number, items = chunks.popleft()
+                done[number] = [worker.run(index, source) for index, source in items]
+            else:
+                wait(running, return_when=FIRST_COMPLETED)
+            for future in [f for f in running if f.done()]:
+                done[running.pop(future)] = future.result()
+            while next_chunk in done:
+                for outcome in done.pop(next_chunk):
+                    finished += 1
+                    yield outcome
+                    if progress:
+                        progress(finished, total)
+                next_chunk += 1
 
 
-_POOL_WORKER: FileDeidentifier | None = None
-
-
-def _pool_init(secret: bytes, options: tuple[Option, ...], work: str, allow: bool) -> None:
-    global _POOL_WORKER
-    _POOL_WORKER = FileDeidentifier(PseudonymKey(secret), options, Path(work), allow)
-
-
-def _pool_run(item: tuple[int, Source]) -> FileOutcome:
-    assert _POOL_WORKER is not None, "pool process not initialised"
-    return _POOL_WORKER.run(*item)
+CHUNK_FILES = 8
+"""Files per task sent to a pool worker (one round trip each; small, so the tail is short)."""
 
 
 def _place(outcomes: Iterable[FileOutcome], version_dir: Path, quarantine_dir: Path

@@ -127,6 +127,17 @@ class Deidentifier:
                 del ds[tag]
                 walk.result.removed_unlisted[keyword_for_tag(tag) or str(tag)] += 1
             elif op is Op.KEEP:
+                if ds.get_item(tag).VR == "SQ" or vr_of(tag) == "SQ":
+                    # A kept attribute encoded as a sequence: its items are cleaned like any
+                    # other, never copied through; one that should be a sequence but is not
+                    # (UN bytes) cannot be inspected, so it goes.
+                    value = ds[tag].value
+                    if not isinstance(value, Sequence):
+                        del ds[tag]
+                        walk.result.removed_by_profile += 1
+                        continue
+                    for item in value:
+                        self._clean(item, walk)
                 continue
             elif op is Op.REMOVE:
                 del ds[tag]

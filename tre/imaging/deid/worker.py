@@ -6,6 +6,7 @@ import hashlib
 import io
 import os
 import warnings
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +24,10 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 
-from tre.imaging.deid.engine import Deidentifier, new_file_meta
+from tre.imaging.deid.engine import Deidentifier, FileDeidentification, new_file_meta
 from tre.imaging.deid.pixels import pixel_risks
 from tre.imaging.deid.profile import Option
+from tre.imaging.deid.rawpath import RawDeidentifier, Unsupported, read_source_bytes
 from tre.imaging.deid.sources import Source, SourceReader
 from tre.imaging.pseudonyms import PseudonymKey
 
@@ -56,14 +58,21 @@ class FileDeidentifier:
     """Everything one process needs to de-identify files into ``work_dir``."""
 
     def __init__(self, key: PseudonymKey, options: Iterable[Option], work_dir: Path,
-                 allow_pixel_risk: bool = False) -> None:
+                 allow_pixel_risk: bool = False, raw_path: bool = True) -> None:
         self.engine = Deidentifier(key, options)
+        self.raw = RawDeidentifier(self.engine) if raw_path else None
         self.work_dir = work_dir
         self.allow_pixel_risk = allow_pixel_risk
         self.reader = SourceReader()
+        self.fallbacks: Counter[str] = Counter()
+        """Why files went to the pydicom path (reasons name no value), for benchmarks."""
 
     def run(self, index: int, source: Source) -> FileOutcome:
         """De-identify ``source`` into ``work_dir/<index>.dcm``; never raises for bad input."""
+        if self.raw is not None:
+            fast = self._run_raw(index, source)
+            if fast is not None:
+                return fast
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
@@ -72,11 +81,43 @@ class FileDeidentifier:
                 outcome = FileOutcome(source.name, UNREADABLE,
                                       (f"cannot read or de-identify: {type(exc).__name__}: "
                                        f"{_redact(exc)}",))
-        if caught:
-            notes = tuple(sorted({f"pydicom warning: {w.category.__name__}: "
-                                  f"{str(w.message)[:160]}" for w in caught}))
-            outcome = _with_findings(outcome, notes)
-        return outcome
+        return _with_warnings(outcome, caught)
+
+    def _run_raw(self, index: int, source: Source) -> FileOutcome | None:
+        """The bytes path (rawpath.py); None when the file needs the pydicom path."""
+        assert self.raw is not None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                result = self.raw.deidentify(read_source_bytes(self.reader.open(source)))
+            except Unsupported as exc:
+                self.fallbacks[str(exc)] += 1
+                return None
+            except Exception as exc:  # anything unexpected: the pydicom path decides
+                self.fallbacks[f"bytes path error: {type(exc).__name__}"] += 1
+                return None
+        done = result.done
+        outcome = self._finish(index, source, b"".join(result.parts), done, result.risks,
+                               list(done.findings), result.study_uid or "no-StudyInstanceUID",
+                               result.series_uid or "no-SeriesInstanceUID",
+                               result.sop_instance_uid)
+        return _with_warnings(outcome, caught)
+
+    def _finish(self, index: int, source: Source, data: bytes | memoryview,
+                done: FileDeidentification, risks: list[str], findings: list[str], study: str,
+                series: str, sop_instance: str) -> FileOutcome:
+        """Write the de-identified bytes (hashed in the same pass over memory) and report."""
+        written = self.work_dir / f"{index:08d}.dcm"
+        with open(written, "wb") as handle:
+            handle.write(data)
+        status = QUARANTINED if risks and not self.allow_pixel_risk else PUBLISHED
+        if risks and self.allow_pixel_risk:
+            findings.append("pixel risk accepted by --allow-pixel-risk: " + "; ".join(risks))
+        relpath = "/".join(("dicom", done.pseudonym, study, series, f"{sop_instance}.dcm"))
+        return FileOutcome(
+            source.name, status, tuple(risks) if status == QUARANTINED else (), tuple(findings),
+            relpath, str(written), hashlib.sha256(data).hexdigest(), len(data), done.pseudonym,
+            done.removed_by_profile, done.removed_private, dict(done.removed_unlisted))
 
     def _run(self, index: int, source: Source) -> FileOutcome:
         opened = self.reader.open(source)
@@ -94,23 +135,37 @@ class FileDeidentifier:
         ds.preamble = b"\0" * 128  # the preamble may hold anything: write zeros
         buffer = io.BytesIO()
         ds.save_as(buffer, enforce_file_format=True)
-        data = buffer.getbuffer()
-        written = self.work_dir / f"{index:08d}.dcm"
-        written.write_bytes(data)
-        status = QUARANTINED if risks and not self.allow_pixel_risk else PUBLISHED
-        if risks and self.allow_pixel_risk:
-            findings.append("pixel risk accepted by --allow-pixel-risk: " + "; ".join(risks))
-        relpath = "/".join(("dicom", done.pseudonym, _uid(ds, "StudyInstanceUID"),
-                            _uid(ds, "SeriesInstanceUID"), f"{ds.SOPInstanceUID}.dcm"))
-        return FileOutcome(
-            source.name, status, tuple(risks) if status == QUARANTINED else (), tuple(findings),
-            relpath, str(written), hashlib.sha256(data).hexdigest(), len(data), done.pseudonym,
-            done.removed_by_profile, done.removed_private, dict(done.removed_unlisted))
+        return self._finish(index, source, buffer.getbuffer(), done, risks, findings,
+                            _uid(ds, "StudyInstanceUID"), _uid(ds, "SeriesInstanceUID"),
+                            str(ds.SOPInstanceUID))
 
     def close(self) -> None:
         """Release open archives."""
         self.reader.close()
 
+
+
+_POOL_WORKER: FileDeidentifier | None = None
+"""The one FileDeidentifier of a pool process (made once, with the key and compiled rules)."""
+
+
+def pool_init(secret: bytes, options: tuple[Option, ...], work: str, allow: bool,
+              raw_path: bool) -> None:
+    """Pool initializer (here, not in ingest.py: unpickling it imports only this module)."""
+    global _POOL_WORKER
+    _POOL_WORKER = FileDeidentifier(PseudonymKey(secret), options, Path(work), allow,
+                                    raw_path=raw_path)
+
+
+def pool_ready() -> bool:
+    """Answers once the pool process has started and initialised."""
+    return _POOL_WORKER is not None
+
+
+def pool_run(items: list[tuple[int, Source]]) -> list[FileOutcome]:
+    """De-identify a chunk of (index, source) in a pool process."""
+    assert _POOL_WORKER is not None, "pool process not initialised"
+    return [_POOL_WORKER.run(index, source) for index, source in items]
 
 def _read(opened: str | BinaryIO) -> tuple[Dataset | None, list[str]]:
     findings: list[str] = []
@@ -191,6 +246,13 @@ def _uid(ds: Dataset, keyword: str) -> str:
 def _redact(exc: Exception) -> str:
     """An exception message, cut short (messages may quote values; these stay with the holder)."""
     return str(exc).splitlines()[0][:200] if str(exc) else ""
+
+
+def _with_warnings(outcome: FileOutcome, caught: list[warnings.WarningMessage]) -> FileOutcome:
+    if not caught:
+        return outcome
+    return _with_findings(outcome, tuple(sorted({f"pydicom warning: {w.category.__name__}: "
+                                                 f"{str(w.message)[:160]}" for w in caught})))
 
 
 def _with_findings(outcome: FileOutcome, notes: tuple[str, ...]) -> FileOutcome:
