@@ -143,12 +143,153 @@ def permit_change_cases(rng: random.Random) -> Iterator[dict[str, Any]]:
         })
 
 
+FILE_KINDS = ["table", "text", "notebook", "image", "model", "array", "archive", "dicom",
+              "unknown"]
+REQUEST_STATUSES = ["draft", "submitted", "in_review", "approved", "partially_approved",
+                    "rejected", "released", "withdrawn"]
+CHECKERS = ["carl", "cleo", "chen"]
+
+
+def _egress_actor(rng: random.Random) -> dict[str, Any]:
+    # Mostly an output checker outside the project; sometimes the author, a member, or no role.
+    if rng.random() < 0.6:
+        return {"name": rng.choice(CHECKERS), "roles": ["output_checker"]}
+    name = rng.choice(["alice", "bob", "carol", "dave", "carl", "rita"])
+    roles = rng.sample(["output_checker", "researcher", "hdab_officer", "operator"],
+                       k=rng.randint(0, 2))
+    return {"name": name, "roles": sorted(roles)}
+
+
+def _findings(rng: random.Random) -> list[dict[str, Any]]:
+    pool = [{"code": "small_cell", "severity": "warn"}, {"code": "dicom", "severity": "block"},
+            {"code": "exif", "severity": "info"}, {"code": "identifier", "severity": "block"},
+            {"code": "odd", "severity": "WARN"}, {"code": "odd"}]
+    weights = [3, 1, 2, 1, 1, 1]
+    return [copy.deepcopy(f) for f in rng.choices(pool, weights=weights, k=rng.randint(0, 2))]
+
+
+def _reviews(rng: random.Random) -> list[dict[str, Any]]:
+    # N-of-M: zero to three verdicts, from distinct checkers, the same checker twice, the author.
+    reviewers = [*CHECKERS, "alice", "bob"]
+    out = []
+    for _ in range(rng.choices([0, 1, 2, 3], weights=[2, 4, 4, 2])[0]):
+        out.append({"reviewer": rng.choice(reviewers),
+                    "verdict": rng.choices(["approve", "reject"], weights=[5, 1])[0]})
+    return out
+
+
+def _egress_file(rng: random.Random) -> dict[str, Any]:
+    kind = rng.choice(FILE_KINDS)
+    findings = _findings(rng)
+    if kind == "dicom":
+        findings.append({"code": "dicom", "severity": "block"})
+    return {"name": rng.choice(["counts.csv", "model.pt", "scan.png", "notes.md"]),
+            "kind": kind, "findings": findings, "reviews": _reviews(rng)}
+
+
+def _egress_request(rng: random.Random, status: str | None = None) -> dict[str, Any]:
+    return {"id": "R-1", "project": "lung-screening", "author": rng.choice(["alice", "bob"]),
+            "status": status or rng.choice(REQUEST_STATUSES),
+            "egress": rng.choice(["aggregate", "models", "models", "none"]),
+            "members": copy.deepcopy(MEMBERS)}
+
+
+REQUEST_CHOICES: dict[str, list[Any]] = {
+    "request.id": ["R-1", "R-2", 7],
+    "request.project": ["lung-screening", "brain-study", 3],
+    "request.author": ["alice", "bob", "carl", 5],
+    "request.status": [*REQUEST_STATUSES, "SUBMITTED"],
+    "request.egress": ["aggregate", "models", "none", "MODELS"],
+    "request.members": [[], MEMBERS[:1], [None, "carl", {"user": "carl"}], {"alice": "lead"},
+                        [{"user": "carl", "role": "researcher"}]],
+}
+
+FILE_CHOICES: dict[str, list[Any]] = {
+    "file.name": ["counts.csv", "model.pt", 9],
+    "file.kind": [*FILE_KINDS, "DICOM"],
+    "file.findings": [[], [{"severity": "block"}], [{"severity": "warn"}], [None, 3],
+                      "block", {"severity": "block"}],
+    "file.reviews": [[], [{"reviewer": "carl", "verdict": "approve"}],
+                     [{"reviewer": "carl", "verdict": "approve"},
+                      {"reviewer": "cleo", "verdict": "approve"}],
+                     [{"reviewer": "carl", "verdict": "approve"},
+                      {"reviewer": "carl", "verdict": "approve"}],
+                     [{"reviewer": "cleo", "verdict": "reject"}],
+                     [{"reviewer": "alice", "verdict": "approve"},
+                      {"reviewer": "carl", "verdict": "approve"}],
+                     [None, {"reviewer": "carl"}, {"verdict": "approve"}],
+                     "approve", {"carl": "approve"}],
+}
+
+
+def egress_submit_cases(rng: random.Random) -> Iterator[dict[str, Any]]:
+    yield {}
+    for _ in range(CASES_PER_DECISION):
+        permit = {**_permit(), "egress": rng.choice(["aggregate", "models", "none"])}
+        actor = _actor(rng, rng.choice(["alice", "bob"]), "researcher")
+        base = {"actor": actor, "now": rng.uniform(VALID_FROM, VALID_UNTIL), "permit": permit}
+        yield _mutate(rng, base, {
+            "actor.name": ["alice", "bob", "carol", "dave", "mallory"],
+            "actor.roles": [["researcher"], [], "researcher"],
+            "now": _times(rng),
+            "permit": [None, _permit()],
+            "permit.id": ["P-1", "P-2", 4],
+            "permit.project": ["lung-screening", "brain-study", 4],
+            "permit.status": ["active", "suspended", "revoked", "expired", "ACTIVE"],
+            "permit.valid_from": _times(rng),
+            "permit.valid_until": _times(rng),
+            "permit.members": [MEMBERS[1:], MEMBERS[2:], [MEMBERS[2], MEMBERS[0]], [],
+                               [None, "alice", {"user": "bob"}], {"alice": "lead"}],
+            "permit.egress": ["aggregate", "models", "none", "MODELS", "raw"],
+        })
+
+
+def egress_review_cases(rng: random.Random) -> Iterator[dict[str, Any]]:
+    yield {}
+    for _ in range(CASES_PER_DECISION):
+        status = rng.choice(["submitted", "in_review", "in_review", rng.choice(REQUEST_STATUSES)])
+        base = {"actor": _egress_actor(rng), "request": _egress_request(rng, status),
+                "file": _egress_file(rng),
+                "review": {"verdict": rng.choices(["approve", "reject"], weights=[3, 2])[0],
+                           "comment": rng.choice(["aggregate, safe", "DICOM", "ok", "", " \t"])}}
+        yield _mutate(rng, base, {
+            "actor.name": ["alice", "bob", "carol", "carl", "rita"],
+            "actor.roles": [["output_checker"], ["researcher"], ["output_checker", "researcher"],
+                            "output_checker", [None, "output_checker"]],
+            **REQUEST_CHOICES, **FILE_CHOICES,
+            "review.verdict": ["approve", "reject", "abstain", "APPROVE"],
+            "review.comment": ["ok", "", " ", "\n", "  x  "],
+        })
+
+
+def egress_approval_cases(rng: random.Random) -> Iterator[dict[str, Any]]:
+    yield {}
+    for _ in range(CASES_PER_DECISION):
+        base = {"request": _egress_request(rng), "file": _egress_file(rng)}
+        yield _mutate(rng, base, {**REQUEST_CHOICES, **FILE_CHOICES})
+
+
+def egress_download_cases(rng: random.Random) -> Iterator[dict[str, Any]]:
+    yield {}
+    for _ in range(CASES_PER_DECISION):
+        status = rng.choice(["released", "released", rng.choice(REQUEST_STATUSES)])
+        base = {"user": rng.choice(["alice", "bob", "carol", "dave", "carl", "mallory"]),
+                "request": _egress_request(rng, status)}
+        yield _mutate(rng, base, {
+            "user": ["alice", "carol", "carl", "mallory"], **REQUEST_CHOICES,
+        })
+
+
 GENERATORS: dict[str, Callable[[random.Random], Iterator[dict[str, Any]]]] = {
     "data_access": data_access_cases,
     "application_submit": lambda rng: application_cases(rng, "alice", "researcher"),
     "application_withdraw": lambda rng: application_cases(rng, "alice", "researcher"),
     "application_decide": lambda rng: application_cases(rng, "olga", "hdab_officer"),
     "permit_change": permit_change_cases,
+    "egress_submit": egress_submit_cases,
+    "egress_review": egress_review_cases,
+    "egress_approval": egress_approval_cases,
+    "egress_download": egress_download_cases,
 }
 
 
@@ -203,3 +344,36 @@ def test_generated_inputs_reach_every_access_reason(embedded_engine: EmbeddedPol
         "input.now is missing or not a number",
     ]
     assert [text for text in expected if not any(text in r for r in reasons)] == []
+
+
+EGRESS_REASONS = {
+    "egress_submit": [
+        "may submit outputs of project", "is not a lead or researcher of permit",
+        "is not in force", "lets nothing leave (egress profile none)", "the project has no permit",
+        "input.now is missing or not a number", "input.actor.name is missing or not a string",
+    ],
+    "egress_review": [
+        "may approve", "may reject", "may not review their own request",
+        "is a member of project", "needs the output_checker role", "not open for review",
+        "has a blocking finding and can only be rejected", "a review needs a comment",
+        "the verdict must be approve or reject", "input.request.members is missing",
+    ],
+    "egress_approval": [
+        "approved by 1 ", "approved by 2 ", "needs 2 approval(s), has 1",
+        "needs 1 approval(s), has 0", "has a blocking finding: it never leaves",
+        "was rejected by", "is model weights and permit egress is aggregate",
+        "has a malformed review", "input.file.reviews is missing or not a list",
+    ],
+    "egress_download": [
+        " is a member of project", "is not a member of project", "is not released",
+        "input.user is missing or not a string", "input.request.members is missing",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(EGRESS_REASONS))
+def test_generated_inputs_reach_every_egress_reason(
+        name: str, embedded_engine: EmbeddedPolicyEngine) -> None:
+    reasons = {reason for document in cases(name)
+               for reason in embedded_engine.decide(name, document).reasons}
+    assert [text for text in EGRESS_REASONS[name] if not any(text in r for r in reasons)] == []

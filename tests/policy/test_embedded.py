@@ -220,7 +220,8 @@ def test_bundle_without_a_decision_is_refused(tmp_path: Path) -> None:
 
 def test_bundle_skips_rego_tests() -> None:
     names = [path.name for path in policy_paths(default_policies_dir())]
-    assert names == ["decide.rego", "submit.rego", "withdraw.rego", "access.rego", "change.rego"]
+    assert names == ["approval.rego", "download.rego", "review.rego", "submit.rego",
+                     "decide.rego", "submit.rego", "withdraw.rego", "access.rego", "change.rego"]
 
 
 def test_factory_builds_each_kind() -> None:

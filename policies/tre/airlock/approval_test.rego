@@ -41,3 +41,19 @@ test_rejection_denies if {
 test_authors_approval_does_not_count if {
 	approval.decision == {"allow": false, "reasons": ["f needs 1 approval(s), has 0"]} with input as _input("table", [], [_ok("alice")], "aggregate")
 }
+
+test_unknown_kind_never_allowed if {
+	approval.decision == {"allow": false, "reasons": ["f has a blocking finding: it never leaves"]} with input as _input("unknown", [], [_ok("carl"), _ok("cleo")], "models")
+}
+
+test_unrecognised_severity_blocks if {
+	approval.decision == {"allow": false, "reasons": ["f has a blocking finding: it never leaves"]} with input as _input("table", [{"code": "x"}], [_ok("carl")], "aggregate")
+}
+
+test_malformed_review_denies if {
+	approval.decision == {"allow": false, "reasons": ["f has a malformed review"]} with input as _input("table", [], [_ok("carl"), {"verdict": "reject"}], "aggregate")
+}
+
+test_findings_not_a_list_denied if {
+	approval.decision == {"allow": false, "reasons": ["input.file.findings is missing or not a list"]} with input as _input("table", "block", [_ok("carl")], "aggregate")
+}

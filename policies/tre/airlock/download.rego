@@ -8,12 +8,18 @@
 package tre.airlock.download
 
 # METADATA
-# description: Allowed only when every condition holds; anything missing or malformed denies.
+# description: |
+#   Allowed only when every condition holds; anything missing or malformed denies.
+#   `deny` has a reason for each condition; the tests check that allow holds exactly when
+#   deny is empty. Negations only ever apply to helper rules: OPA and regorus disagree on
+#   `not` over a builtin or membership test with an undefined operand.
 default allow := false
 
 allow if {
-	is_string(input.user)
-	input.request.status == "released"
+	_user
+	_request
+	_project
+	_released
 	_is_member
 }
 
@@ -22,7 +28,7 @@ allow if {
 # entrypoint: true
 decision := {"allow": true, "reasons": [reason]} if {
 	allow
-	reason := sprintf("%s is a member of project %s", [input.user, input.request.project])
+	reason := sprintf("%s is a member of project %s", [_user, _project])
 }
 
 decision := {"allow": false, "reasons": _deny_reasons} if not allow
@@ -33,8 +39,18 @@ _deny_reasons := ["input incomplete: denied"] if count(deny) == 0
 
 _user := input.user if is_string(input.user)
 
+_request := input.request.id if is_string(input.request.id)
+
+_project := input.request.project if is_string(input.request.project)
+
+_status := input.request.status if is_string(input.request.status)
+
+_released if _status == "released"
+
+_members_given if is_array(input.request.members)
+
 _is_member if {
-	is_array(input.request.members)
+	_members_given
 	some member in input.request.members
 	member.user == _user
 }
@@ -43,10 +59,20 @@ _is_member if {
 # description: Why the download is denied, one reason per failed condition.
 deny contains "input.user is missing or not a string" if not _user
 
-deny contains sprintf("request %v is not released", [input.request.id]) if {
-	input.request.status != "released"
+deny contains "input.request.id is missing or not a string" if not _request
+
+deny contains "input.request.project is missing or not a string" if not _project
+
+deny contains "input.request.status is missing or not a string" if not _status
+
+deny contains "input.request.members is missing or not a list" if not _members_given
+
+deny contains sprintf("request %s is not released", [_request]) if {
+	_status
+	not _released
 }
 
-deny contains sprintf("%s is not a member of project %v", [_user, input.request.project]) if {
+deny contains sprintf("%s is not a member of project %s", [_user, _project]) if {
+	_members_given
 	not _is_member
 }

@@ -20,3 +20,11 @@ test_outsider_denied if {
 test_unreleased_denied if {
 	download.decision == {"allow": false, "reasons": ["request R-1 is not released"]} with input as {"user": "alice", "request": _request("approved")}
 }
+
+test_missing_status_denied if {
+	download.decision == {"allow": false, "reasons": ["input.request.status is missing or not a string"]} with input as {"user": "alice", "request": object.remove(_request("released"), ["status"])}
+}
+
+test_non_string_project_denied if {
+	download.decision == {"allow": false, "reasons": ["input.request.project is missing or not a string"]} with input as {"user": "alice", "request": object.union(_request("released"), {"project": 3})}
+}

@@ -3,26 +3,33 @@
 # description: |
 #   May input.actor record input.review.verdict on input.file of input.request? Only an
 #   output_checker who is neither the author nor a member of the project, on a request that is
-#   open for review, with a comment. A file with a block finding (DICOM always has one) can only
-#   be rejected.
+#   open for review, with a comment. A blocked file (a block finding, DICOM always, or any
+#   finding or kind that is not known to be harmless) can only be rejected.
 # related_resources:
 #   - ref: docs/airlock.md
 package tre.airlock.review
 
 # METADATA
-# description: Allowed only when every condition holds; anything missing or malformed denies.
+# description: |
+#   Allowed only when every condition holds; anything missing or malformed denies.
+#   `deny` has a reason for each condition; the tests check that allow holds exactly when
+#   deny is empty. Negations only ever apply to helper rules: OPA and regorus disagree on
+#   `not` over a builtin or membership test with an undefined operand.
 default allow := false
 
 allow if {
-	is_string(input.actor.name)
-	is_array(input.actor.roles)
-	"output_checker" in input.actor.roles
-	is_string(input.request.author)
-	input.actor.name != input.request.author
-	is_array(input.request.members)
+	_actor
+	_request
+	_project
+	_author
+	_file
+	_members_given
+	_findings_given
+	"output_checker" in _roles
+	_actor != _author
 	not _is_member
-	input.request.status in {"submitted", "in_review"}
-	input.review.verdict in {"approve", "reject"}
+	_open
+	_verdict_ok
 	_has_comment
 	not _approving_blocked
 }
@@ -34,7 +41,7 @@ decision := {"allow": true, "reasons": [reason]} if {
 	allow
 	reason := sprintf(
 		"output checker %s may %s %s of request %s",
-		[input.actor.name, input.review.verdict, input.file.name, input.request.id],
+		[_actor, _verdict, _file, _request],
 	)
 }
 
@@ -44,16 +51,36 @@ _deny_reasons := sort(deny) if count(deny) > 0
 
 _deny_reasons := ["input incomplete: denied"] if count(deny) == 0
 
+# Kinds that may leave at all; anything else (dicom, unknown, malformed) is blocked.
+_kinds_that_may_leave := {"table", "text", "notebook", "image", "model", "array", "archive"}
+
 _actor := input.actor.name if is_string(input.actor.name)
 
 _request := input.request.id if is_string(input.request.id)
+
+_project := input.request.project if is_string(input.request.project)
+
+_author := input.request.author if is_string(input.request.author)
+
+_status := input.request.status if is_string(input.request.status)
+
+_file := input.file.name if is_string(input.file.name)
+
+_verdict := input.review.verdict if is_string(input.review.verdict)
+
+_verdict_ok if _verdict in {"approve", "reject"}
+
+_open if _status in {"submitted", "in_review"}
 
 _roles contains role if {
 	is_array(input.actor.roles)
 	some role in input.actor.roles
 }
 
+_members_given if is_array(input.request.members)
+
 _is_member if {
+	_members_given
 	some member in input.request.members
 	member.user == _actor
 }
@@ -63,15 +90,25 @@ _has_comment if {
 	trim_space(input.review.comment) != ""
 }
 
-_blocked if {
-	some finding in input.file.findings
-	finding.severity == "block"
+_findings_given if is_array(input.file.findings)
+
+_harmless_findings contains i if {
+	_findings_given
+	some i, finding in input.file.findings
+	finding.severity in {"info", "warn"}
 }
 
-_blocked if input.file.kind == "dicom"
+_kind_may_leave if input.file.kind in _kinds_that_may_leave
+
+_blocked if {
+	_findings_given
+	count(_harmless_findings) < count(input.file.findings)
+}
+
+_blocked if not _kind_may_leave
 
 _approving_blocked if {
-	input.review.verdict == "approve"
+	_verdict == "approve"
 	_blocked
 }
 
@@ -81,32 +118,38 @@ deny contains "input.actor.name is missing or not a string" if not _actor
 
 deny contains "input.request.id is missing or not a string" if not _request
 
-deny contains "input.request.author is missing or not a string" if not is_string(input.request.author)
+deny contains "input.request.project is missing or not a string" if not _project
 
-deny contains "input.request.members is missing or not a list" if not is_array(input.request.members)
+deny contains "input.request.author is missing or not a string" if not _author
+
+deny contains "input.request.status is missing or not a string" if not _status
+
+deny contains "input.request.members is missing or not a list" if not _members_given
+
+deny contains "input.file.name is missing or not a string" if not _file
+
+deny contains "input.file.findings is missing or not a list" if not _findings_given
 
 deny contains sprintf("%s needs the output_checker role to review outputs", [_actor]) if {
 	not "output_checker" in _roles
 }
 
 deny contains sprintf("%s may not review their own request %s", [_actor, _request]) if {
-	_actor == input.request.author
+	_actor == _author
 }
 
-deny contains sprintf("%s is a member of project %s and may not review its outputs", [_actor, input.request.project]) if {
+deny contains sprintf("%s is a member of project %s and may not review its outputs", [_actor, _project]) if {
 	_is_member
 }
 
-deny contains sprintf("request %s is %s, not open for review", [_request, input.request.status]) if {
-	not input.request.status in {"submitted", "in_review"}
+deny contains sprintf("request %s is %s, not open for review", [_request, _status]) if {
+	not _open
 }
 
-deny contains "the verdict must be approve or reject" if {
-	not input.review.verdict in {"approve", "reject"}
-}
+deny contains "the verdict must be approve or reject" if not _verdict_ok
 
 deny contains "a review needs a comment saying why" if not _has_comment
 
-deny contains sprintf("%s has a blocking finding and can only be rejected", [input.file.name]) if {
+deny contains sprintf("%s has a blocking finding and can only be rejected", [_file]) if {
 	_approving_blocked
 }

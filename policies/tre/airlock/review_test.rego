@@ -56,3 +56,13 @@ test_closed_request_denied if {
 	req := object.union(_input("carl", ["output_checker"], _table, "approve", "ok"), {"request": object.union(_request, {"status": "released"})})
 	review.decision == {"allow": false, "reasons": ["request R-1 is released, not open for review"]} with input as req
 }
+
+test_missing_verdict_denied if {
+	req := json.remove(_input("carl", ["output_checker"], _table, "approve", "ok"), ["review/verdict"])
+	review.decision == {"allow": false, "reasons": ["the verdict must be approve or reject"]} with input as req
+}
+
+test_findings_not_a_list_denied if {
+	file := object.union(_table, {"findings": "block"})
+	review.decision == {"allow": false, "reasons": ["input.file.findings is missing or not a list"]} with input as _input("carl", ["output_checker"], file, "reject", "no")
+}

@@ -34,3 +34,11 @@ test_egress_none_denied if {
 test_no_permit_denied if {
 	submit.decision == {"allow": false, "reasons": ["the project has no permit"]} with input as {"actor": {"name": "alice"}, "now": 1500}
 }
+
+test_missing_now_denied if {
+	submit.decision == {"allow": false, "reasons": ["input.now is missing or not a number"]} with input as {"actor": {"name": "alice"}, "permit": _permit}
+}
+
+test_missing_egress_denied if {
+	submit.decision == {"allow": false, "reasons": ["permit P-1 has no egress profile"]} with input as _input("alice", 1500, object.remove(_permit, ["egress"]))
+}
