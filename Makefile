@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: demo test lint typecheck pytest opa postgres system-deps node-deps sandbox-runtime clean
+.PHONY: demo test lint typecheck pytest opa postgres system-deps node-deps sandbox-runtime docker clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,9 +45,14 @@ node-deps:
 sandbox-runtime:
 	scripts/make-sandbox-runtime.sh
 
+## docker: Docker engine + the single-user image for the real-container tests
+docker:
+	scripts/install-docker.sh
+	images/build.sh
+
 ## test: install everything (venv, OPA, PostgreSQL, bubblewrap, proxy, sandbox runtime), lint,
 ## type-check, every test
-test: $(STAMP) opa system-deps node-deps sandbox-runtime
+test: $(STAMP) opa system-deps node-deps sandbox-runtime docker
 	$(MAKE) lint typecheck
 	export TRE_TEST_POSTGRES_URL=$$(scripts/postgres.sh) && \
 	  TRE_OPA_BINARY=$(CURDIR)/.cache/opa/bin/opa TRE_WORKSPACES_RUNTIME=/opt/tre/runtime \
