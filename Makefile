@@ -48,7 +48,7 @@ sandbox-runtime:
 ## docker: Docker engine + the single-user image for the real-container tests
 docker:
 	scripts/install-docker.sh
-	images/build.sh
+	docker image inspect tre-singleuser:latest >/dev/null 2>&1 || images/build.sh
 
 ## test: install everything (venv, OPA, PostgreSQL, bubblewrap, proxy, sandbox runtime), lint,
 ## type-check, every test
