@@ -124,8 +124,10 @@ print(json.dumps({"ids": [os.getuid(), os.geteuid(), os.getgid(), os.getgroups()
         "ids": [200000, 200000, 200000, []],
         "caps": ["0000000000000000"] * 5,
         "no_new_privs": "1",
-        "root": ["bin", "data", "dev", "etc", "lib", "lib64", "outputs", "proc", "sbin", "tmp",
-                 "usr", "workspace"],
+        "root": sorted(["bin", "data", "dev", "etc", "lib", "lib64", "outputs", "proc", "sbin",
+                        "tmp", "usr", "workspace",
+                        # a configured runtime is bound read-only at /opt/tre/runtime
+                        *(["opt"] if world.ws.runtime is not None else [])]),
         "data": ["lung-ct"],
         "cwd": "/workspace",
         "env": ["HOME", "LANG", "PATH", "PWD", "TRE_DATA", "TRE_OUTPUTS",
