@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import rdflib
 
 from tre.db.datasets import Dataset
 from tre.domain.roles import Role
@@ -260,6 +261,14 @@ def test_up_demo_once_is_idempotent(tre: Run, home: Path) -> None:
     permits = json.loads(tre("permits", "list", "--json").stdout)
     assert [p["project"] for p in permits] == ["demo-lung-ai"]
     assert json.loads(tre("audit", "verify", "--json").stdout)["ok"] is True
+    version = permits[0]["datasets"][0].split("@")[1]
+    turtle = tre("datasets", "show", f"demo-lung-ct@{version}", "--format", "dcat").stdout
+    graph = rdflib.Graph().parse(data=turtle, format="turtle")
+    versions = {str(o) for o in graph.objects(None, rdflib.OWL.versionInfo)}
+    assert versions == {version}
+    bad = tre("datasets", "show", "demo-lung-ct", "--format", "xml", ok=False)
+    assert bad.returncode == 2
+    assert "use text, json or dcat" in bad.stderr
 
 
 def test_users_and_datasets_commands(tre: Run, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +16,8 @@ from tre.db.datasets import Dataset, DatasetVersion
 from tre.domain.values import DatasetRef
 from tre.errors import InvalidInput, NotFound
 from tre.imaging import ingest as ingestion
+from tre.imaging.dcat import dcat_record
+from tre.imaging.layout import QUALITY_JSON
 from tre.imaging.pseudonyms import KEY_ENV, load_key
 from tre.imaging.versions import VersionIntegrityError
 from tre.services import catalogue
@@ -65,14 +68,33 @@ def list_(json_out: JsonFlag = False) -> None:
 
 
 @app.command()
-def show(dataset: str, json_out: JsonFlag = False) -> None:
-    """Show one dataset with its versions and their on-disk paths."""
+def show(
+    dataset: Annotated[str, typer.Argument(help="DATASET or DATASET@VERSION.")],
+    json_out: JsonFlag = False,
+    output_format: Annotated[str, typer.Option(
+        "--format", help="text, json, or dcat (a Health DCAT-AP record in Turtle).")] = "text",
+    base_uri: Annotated[str, typer.Option(
+        help="Base URI of this node's catalogue, for --format dcat.")] = "https://tre.example/",
+) -> None:
+    """Show one dataset with its versions and their on-disk paths (or its DCAT-AP record)."""
+    ref = DatasetRef.parse(dataset)
+    if output_format not in ("text", "json", "dcat"):
+        raise InvalidInput(f"unknown --format {output_format!r}: use text, json or dcat")
     with node() as n:
         found = {d.id: (d, v) for d, v in catalogue.list_datasets(n)}
-    if dataset not in found:
-        raise NotFound(f"unknown dataset {dataset!r}: `tre datasets list` lists the catalogue")
-    doc = _doc(*found[dataset])
-    if json_out:
+    if ref.dataset not in found:
+        raise NotFound(f"unknown dataset {ref.dataset!r}: `tre datasets list` lists the catalogue")
+    entry, versions = found[ref.dataset]
+    if output_format == "dcat":
+        chosen = [v for v in versions if ref.version in (None, v.version)]
+        if not chosen:
+            raise NotFound(f"dataset {ref.dataset!r} has no version {ref.version!r}")
+        quality_file = Path(chosen[0].path) / QUALITY_JSON
+        quality = json.loads(quality_file.read_text()) if quality_file.is_file() else {}
+        typer.echo(dcat_record(entry, chosen[0], quality, base_uri), nl=False)
+        return
+    doc = _doc(entry, versions)
+    if json_out or output_format == "json":
         print_json(doc)
         return
     for key, value in doc.items():
