@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from tre.db.codec import (
@@ -27,6 +27,13 @@ from tre.domain.values import Period
 from tre.errors import NotFound
 
 _TABLE = cast(Table, ApplicationRow.__table__)
+# Statements built once: building them per call (coercion, cache keys) cost more than SQLite.
+_INSERT = insert(_TABLE)
+_SAVE = (update(_TABLE).where(_TABLE.c.id == bindparam("app_id"))
+         .values(status=bindparam("b_status"), decided_by=bindparam("b_decided_by"),
+                 decision_reason=bindparam("b_reason"), conditions=bindparam("b_conditions"),
+                 updated_at=bindparam("b_updated_at")))
+_GET = select(_TABLE).where(_TABLE.c.id == bindparam("app_id"))
 
 
 def _to_domain(row: Any) -> DataAccessApplication:
@@ -44,7 +51,7 @@ def _to_domain(row: Any) -> DataAccessApplication:
 
 def add(session: Session, app: DataAccessApplication, now: datetime) -> None:
     """Insert a new application."""
-    session.execute(insert(_TABLE).values(
+    session.execute(_INSERT, dict(
         id=app.id, project=app.project, kind=app.kind.value, amends_permit=app.amends_permit,
         title=app.title, purpose=app.purpose.value, description=app.description,
         applicant=app.applicant, organisation=app.organisation,
@@ -58,19 +65,17 @@ def add(session: Session, app: DataAccessApplication, now: datetime) -> None:
 
 def save(session: Session, app: DataAccessApplication, now: datetime) -> None:
     """Write the mutable fields (status and decision) of an existing application."""
-    done = session.execute(
-        update(ApplicationRow).where(ApplicationRow.id == app.id)
-        .values(status=app.status.value, decided_by=app.decided_by,
-                decision_reason=app.decision_reason, conditions=list(app.conditions),
-                updated_at=now)
-        .execution_options(synchronize_session="evaluate"))
-    if done.rowcount != 1:  # type: ignore[attr-defined]
+    done = session.connection().execute(_SAVE, {
+        "app_id": app.id, "b_status": app.status.value, "b_decided_by": app.decided_by,
+        "b_reason": app.decision_reason, "b_conditions": list(app.conditions),
+        "b_updated_at": now})
+    if done.rowcount != 1:
         raise NotFound(f"no application {app.id}")
 
 
 def get(session: Session, app_id: str) -> DataAccessApplication:
     """The application ``app_id``, or NotFound saying how to list them."""
-    row = session.execute(select(_TABLE).where(_TABLE.c.id == app_id)).first()
+    row = session.execute(_GET, {"app_id": app_id}).first()
     if row is None:
         raise NotFound(f"no application {app_id!r}: `tre permits list --applications` lists them")
     return _to_domain(row)
@@ -91,8 +96,10 @@ def list_all(
 OPEN = (ApplicationStatus.DRAFT, ApplicationStatus.SUBMITTED, ApplicationStatus.UNDER_REVIEW)
 
 
+_OPEN_FOR_PROJECT = select(_TABLE.c.id).where(
+    _TABLE.c.project == bindparam("project"), _TABLE.c.status.in_([s.value for s in OPEN]))
+
+
 def open_for_project(session: Session, project: str) -> list[str]:
     """Ids of applications for ``project`` not yet decided or withdrawn."""
-    query = select(ApplicationRow.id).where(
-        ApplicationRow.project == project, ApplicationRow.status.in_([s.value for s in OPEN]))
-    return list(session.scalars(query))
+    return list(session.scalars(_OPEN_FOR_PROJECT, {"project": project}))

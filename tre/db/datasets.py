@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from tre.db.schema import DatasetRow, DatasetVersionRow
@@ -62,12 +62,14 @@ def get(session: Session, dataset_id: str) -> Dataset:
                    row.created_at)
 
 
+_VERSIONS = (select(DatasetVersionRow.__table__)
+             .where(DatasetVersionRow.dataset == bindparam("dataset_id"))
+             .order_by(DatasetVersionRow.created_at.desc(), DatasetVersionRow.version))
+
+
 def versions(session: Session, dataset_id: str) -> list[DatasetVersion]:
     """Published versions of a dataset, newest first."""
-    rows = session.execute(select(DatasetVersionRow.__table__)
-                           .where(DatasetVersionRow.dataset == dataset_id)
-                           .order_by(DatasetVersionRow.created_at.desc(),
-                                     DatasetVersionRow.version))
+    rows = session.execute(_VERSIONS, {"dataset_id": dataset_id})
     return [DatasetVersion(r.dataset, r.version, r.path, r.created_at) for r in rows]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from tre.db.codec import (
@@ -22,6 +22,10 @@ from tre.domain.values import Period
 from tre.errors import NotFound
 
 _TABLE = cast(Table, PermitRow.__table__)
+# Statements built once (see tre.db.applications).
+_INSERT = insert(_TABLE)
+_GET = select(_TABLE).where(_TABLE.c.id == bindparam("permit_id"))
+_FOR_PROJECT = select(_TABLE).where(_TABLE.c.project == bindparam("project"))
 
 
 def _to_domain(row: Any) -> DataPermit:
@@ -37,7 +41,7 @@ def _to_domain(row: Any) -> DataPermit:
 
 def add(session: Session, permit: DataPermit, now: datetime) -> None:
     """Insert a newly issued permit."""
-    session.execute(insert(_TABLE).values(
+    session.execute(_INSERT, dict(
         id=permit.id, project=permit.project, application=permit.application,
         issued_by=permit.issued_by, issued_at=permit.issued_at,
         decision_reason=permit.decision_reason, conditions=list(permit.conditions),
@@ -62,7 +66,7 @@ def save(session: Session, permit: DataPermit, now: datetime) -> None:
 
 def get(session: Session, permit_id: str) -> DataPermit:
     """The permit ``permit_id``, or NotFound saying how to list them."""
-    row = session.execute(select(_TABLE).where(_TABLE.c.id == permit_id)).first()
+    row = session.execute(_GET, {"permit_id": permit_id}).first()
     if row is None:
         raise NotFound(f"no permit {permit_id!r}: `tre permits list` lists them")
     return _to_domain(row)
@@ -70,7 +74,7 @@ def get(session: Session, permit_id: str) -> DataPermit:
 
 def for_project(session: Session, project: str) -> DataPermit | None:
     """The permit of ``project``, if one was issued."""
-    row = session.execute(select(_TABLE).where(_TABLE.c.project == project)).first()
+    row = session.execute(_FOR_PROJECT, {"project": project}).first()
     return None if row is None else _to_domain(row)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from tre.db.schema import UserRoleRow, UserRow
@@ -41,12 +41,15 @@ def grant(session: Session, name: str, roles: frozenset[Role]) -> User:
     return get(session, name)
 
 
+_GET = (select(UserRow.name, UserRow.display_name, UserRoleRow.role)
+        .outerjoin(UserRoleRow, UserRoleRow.user == UserRow.name)
+        .where(UserRow.name == bindparam("name")))
+_KNOWN = select(UserRow.name).where(UserRow.name.in_(bindparam("names", expanding=True)))
+
+
 def get(session: Session, name: str) -> User:
     """The user ``name``, or NotFound saying how to add them (one query: user and roles)."""
-    rows = session.execute(
-        select(UserRow.name, UserRow.display_name, UserRoleRow.role)
-        .outerjoin(UserRoleRow, UserRoleRow.user == UserRow.name)
-        .where(UserRow.name == name)).all()
+    rows = session.execute(_GET, {"name": name}).all()
     if not rows:
         raise NotFound(f"unknown user {name!r}: add them with `tre users add {name} --role ROLE`")
     return User(rows[0].name, rows[0].display_name,
@@ -55,7 +58,7 @@ def get(session: Session, name: str) -> User:
 
 def missing(session: Session, names: set[str]) -> list[str]:
     """The names in ``names`` that are not users, sorted."""
-    found = set(session.scalars(select(UserRow.name).where(UserRow.name.in_(names))))
+    found = set(session.scalars(_KNOWN, {"names": sorted(names)}))
     return sorted(names - found)
 
 
