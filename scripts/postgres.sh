@@ -41,6 +41,8 @@ DO \$\$ BEGIN
     ALTER ROLE tre LOGIN CREATEDB PASSWORD '$password';
   END IF;
 END \$\$;
+-- tests drop their databases WITH (FORCE), which ends any session still connected
+GRANT pg_signal_backend TO tre;
 SQL
 if ! su postgres -c "psql -p $port -Atqc \"select 1 from pg_database where datname='tre'\"" | grep -q 1; then
   su postgres -c "createdb -p $port -O tre tre" >&2
