@@ -133,19 +133,19 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on any error."""
-        try:
-            with self._sessions.begin() as session:
-                yield session
-        except OperationalError as exc:
-            raise StorageError(describe_operational_error(self.display_url, exc)) from exc
-        except SQLAlchemyError as exc:
-            raise StorageError(f"database error on {self.display_url}: {exc}") from exc
+        with self._session(self._sessions) as session:
+            yield session
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
         """A session for reads only: never takes the SQLite write lock."""
+        with self._session(self._read_sessions) as session:
+            yield session
+
+    @contextmanager
+    def _session(self, factory: sessionmaker[Session]) -> Iterator[Session]:
         try:
-            with self._read_sessions.begin() as session:
+            with factory.begin() as session:
                 yield session
         except OperationalError as exc:
             raise StorageError(describe_operational_error(self.display_url, exc)) from exc
