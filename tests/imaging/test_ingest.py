@@ -9,6 +9,8 @@ import subprocess
 import sys
 import warnings
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pydicom
@@ -269,17 +271,34 @@ def test_missing_or_wrong_key_file(tmp_path: Path, content: bytes | None, mode: 
         load_key(None)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+@contextmanager
+def _unwritable(folder: Path) -> Iterator[None]:
+    """Make ``folder`` unwritable, for root too: a read-only tmpfs over it (root), or chmod."""
+    folder.mkdir(parents=True)
+    if os.geteuid() == 0:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)],
+                       check=True)
+        try:
+            yield
+        finally:
+            subprocess.run(["umount", str(folder)], check=True)
+    else:
+        folder.chmod(0o500)
+        try:
+            yield
+        finally:
+            folder.chmod(0o700)
+
+
 def test_unwritable_target_is_a_clear_error(node: Node, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    datasets_root(home).mkdir(parents=True)
-    datasets_root(home).chmod(0o500)
-    try:
+    source = tmp_path / "src"
+    with _unwritable(datasets_root(home)):
         with pytest.raises(InvalidInput, match="cannot write under"):
             ingest(node, home, "host:dan",
-                   IngestRequest(corpus(tmp_path / "src", "CT_small.dcm"), "lung-ct", KEY))
-    finally:
-        datasets_root(home).chmod(0o700)
+                   IngestRequest(corpus(source, "CT_small.dcm"), "lung-ct", KEY))
+        assert list(datasets_root(home).iterdir()) == []
+    assert sorted(p.name for p in source.iterdir()) == ["CT_small.dcm"]  # source untouched
 
 
 def test_cli_ingest_show_and_verify(tmp_path: Path) -> None:
