@@ -7,20 +7,16 @@ created once, never overwritten).
 from __future__ import annotations
 
 import base64
-import os
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    PublicFormat,
     load_pem_private_key,
     load_pem_public_key,
 )
 
+from tre.audit.checkpoints import create_keys
 from tre.errors import InvalidInput, StorageError
 
 PRIVATE_KEY = "release-ed25519.pem"
@@ -29,20 +25,8 @@ PUBLIC_KEY = "release-ed25519.pub.pem"
 
 def ensure_key(keys_dir: Path) -> Ed25519PrivateKey:
     """The release signing key, created on first use."""
-    keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    create_keys(keys_dir, PRIVATE_KEY, PUBLIC_KEY)
     private = keys_dir / PRIVATE_KEY
-    if not private.exists():
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-        try:
-            fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first: use theirs
-            pass
-        else:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(pem)
-            (keys_dir / PUBLIC_KEY).write_bytes(
-                key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
     loaded = load_pem_private_key(private.read_bytes(), password=None)
     if not isinstance(loaded, Ed25519PrivateKey):
         raise StorageError(f"{private} is not an Ed25519 private key: move it away and retry")

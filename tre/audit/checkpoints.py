@@ -74,18 +74,22 @@ class Checkpoint:
             raise AuditIntegrityError(f"unreadable audit checkpoint in {where}: {exc}") from exc
 
 
-def create_keys(keys_dir: Path) -> None:
-    """Create the node's audit signing key pair once (private key mode 0600)."""
+def create_keys(keys_dir: Path, private_name: str = PRIVATE_KEY,
+                public_name: str = PUBLIC_KEY) -> None:
+    """Create an Ed25519 key pair once (private key mode 0600); default: the audit key."""
     keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    private = keys_dir / PRIVATE_KEY
+    private = keys_dir / private_name
     if private.exists():
         return
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: theirs stands
+        return
     with os.fdopen(fd, "wb") as fh:
         fh.write(pem)
-    (keys_dir / PUBLIC_KEY).write_bytes(
+    (keys_dir / public_name).write_bytes(
         key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
     )
 
