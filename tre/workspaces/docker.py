@@ -31,7 +31,7 @@ from traitlets import List, Unicode, default
 from tre.errors import InvalidInput
 from tre.workspaces.errors import SandboxUnavailable
 from tre.workspaces.gpus import GpuAllocator
-from tre.workspaces.spec import NetworkMode, WorkspaceSpec
+from tre.workspaces.spec import NetworkMode, WorkspaceSpec, server_spec
 
 DEFAULT_NETWORK = "tre-workspaces"
 """The --internal Docker network notebook servers join (docs/deployment.md creates it)."""
@@ -270,14 +270,7 @@ class TREDockerSpawner(DockerSpawner):  # type: ignore[misc]
     async def start(self) -> Any:
         """Allocate GPUs, render the container from the spec, start it; free GPUs on failure."""
         self.check_config()
-        spec = self.workspace_spec
-        if spec is None:
-            raise SandboxUnavailable(
-                "TREDockerSpawner has no workspace spec: use the hub's TRESpawner "
-                "(TRESpawnerMixin mixed into TREDockerSpawner), whose pre-spawn check makes it")
-        if spec.network is not NetworkMode.HUB_ONLY:
-            raise SandboxUnavailable(f"{spec.name}: a notebook server needs network hub-only "
-                                     f"(profile gives {spec.network.value})")
+        spec = server_spec("TREDockerSpawner", self.workspace_spec)
         await self.check_network()
         allocator = self.gpu_allocator()
         gpu_ids: tuple[str, ...] = ()

@@ -21,7 +21,7 @@ from kubespawner import KubeSpawner  # type: ignore[import-untyped]
 
 from tre.errors import InvalidInput
 from tre.workspaces.errors import SandboxUnavailable
-from tre.workspaces.spec import NetworkMode, WorkspaceSpec
+from tre.workspaces.spec import NetworkMode, WorkspaceSpec, server_spec
 
 CONTAINER = "notebook"
 """KubeSpawner's container name, kept so its log and exec helpers still work."""
@@ -234,14 +234,7 @@ class TREKubeSpawner(KubeSpawner):  # type: ignore[misc]
     async def get_pod_manifest(self) -> Any:
         """KubeSpawner's pod, built from the traits ``render_pod`` of the spec sets."""
         self.check_config()
-        spec = self.workspace_spec
-        if spec is None:
-            raise SandboxUnavailable(
-                "TREKubeSpawner has no workspace spec: use the hub's TRESpawner "
-                "(TRESpawnerMixin mixed into TREKubeSpawner), whose pre-spawn check makes it")
-        if spec.network is not NetworkMode.HUB_ONLY:
-            raise SandboxUnavailable(f"{spec.name}: a notebook server needs network hub-only "
-                                     f"(profile gives {spec.network.value})")
+        spec = server_spec("TREKubeSpawner", self.workspace_spec)
         pod = render_pod(spec, image=self.image, claims=self.workspace_claims())
         container = pod["spec"]["containers"][0]
         no_groups: list[int] = []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tre.domain.permits import DataPermit, PermitStatus
 from tre.errors import InvalidInput
-from tre.workspaces.errors import WorkspaceRefused
+from tre.workspaces.errors import SandboxUnavailable, WorkspaceRefused
 
 GIB = 1024**3
 DEFAULT_PIDS = 1024
@@ -217,3 +217,15 @@ def render_spec(
         labels=(("tre.permit", permit.id), ("tre.profile", profile.name),
                 ("tre.project", permit.project), ("tre.user", user)),
     )
+
+
+def server_spec(spawner: str, spec: WorkspaceSpec | None) -> WorkspaceSpec:
+    """The spec a notebook-server spawner may start: made by the hub's pre-spawn check, hub-only."""
+    if spec is None:
+        raise SandboxUnavailable(
+            f"{spawner} has no workspace spec: use the hub's TRESpawner "
+            f"(TRESpawnerMixin mixed into {spawner}), whose pre-spawn check makes it")
+    if spec.network is not NetworkMode.HUB_ONLY:
+        raise SandboxUnavailable(f"{spec.name}: a notebook server needs network hub-only "
+                                 f"(profile gives {spec.network.value})")
+    return spec
