@@ -1,10 +1,12 @@
 """Benchmark: tre's de-identification vs deid, dicognito, dicom-anonymizer and read+write.
 
     .venv/bin/python benchmarks/deid.py [--slices 2048] [--size 512] [--peer-files N]
+                                        [--repeat R] [--scaling-only]
 
 One synthetic CT corpus (tre.imaging.synth), single process, same run. Prints a markdown table
-and writes JSON to benchmarks/results/deid-<time>.json. Scaling: a whole `ingest` with 1 and 2
-processes.
+and writes JSON to benchmarks/results/deid-<time>.json. Scaling: the de-identification stage
+and a whole `ingest` with 1 and 2 processes, alternated R times (the median of each is
+reported; on a shared machine compare only figures from one run).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import logging
 import os
 import platform
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -24,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("MESSAGELEVEL", "-1")  # deid's logger: quiet
 # This file is named deid.py: keep its folder off sys.path so `import deid` finds the package.
@@ -121,37 +125,46 @@ def deid_runner() -> Callable[[Path, Path], None]:
     return run
 
 
-def scaling(src: Path, home: Path) -> dict[str, float]:
-    """Files per second with 1 and 2 processes: the de-identification stage of ingest (pool,
-    write, hash) and the whole ingest (plus quality report, manifest, publish, audit)."""
-    result: dict[str, float] = {}
+def scaling(src: Path, home: Path, repeat: int = 1) -> tuple[dict[str, float],
+                                                              dict[str, list[float]]]:
+    """Files per second with 1 and 2 processes (median of ``repeat`` alternated runs, and every
+    run): the de-identification stage of ingest (pool, write, hash, quality summaries) and the
+    whole ingest (plus quality report, manifest, publish, audit)."""
+    samples: dict[str, list[float]] = {}
     sources, _ = discover(src)
-    for jobs in (1, 2):
-        with tempfile.TemporaryDirectory(prefix="tre-stage-") as work:
-            start = time.perf_counter()
-            outcomes = list(_deidentify_all(IngestRequest(src, "stage", KEY, jobs=jobs),
-                                            sources, Path(work), None))
-            result[f"deid_stage_jobs_{jobs}"] = len(outcomes) / (time.perf_counter() - start)
-    result["deid_stage_efficiency_2"] = result["deid_stage_jobs_2"] / (
-        2 * result["deid_stage_jobs_1"])
+    for _ in range(repeat):
+        for jobs in (1, 2):
+            with tempfile.TemporaryDirectory(prefix="tre-stage-") as work:
+                start = time.perf_counter()
+                outcomes = list(_deidentify_all(IngestRequest(src, "stage", KEY, jobs=jobs),
+                                                sources, Path(work), None))
+                samples.setdefault(f"deid_stage_jobs_{jobs}", []).append(
+                    len(outcomes) / (time.perf_counter() - start))
     try:  # the whole ingest needs the database of this checkout to be usable
         settings = Settings(home=home, policies_dir=default_policies_dir())
         initialise(settings).dispose()
         node = open_node(settings)
     except Exception as exc:
         print(f"whole ingest not timed: {type(exc).__name__}: {exc}")
-        return result
-    try:
-        for jobs in (1, 2):
-            start = time.perf_counter()
-            done = ingest(node, home, "host:bench",
-                          IngestRequest(src, f"bench-{jobs}", KEY, jobs=jobs))
-            result[f"ingest_jobs_{jobs}"] = done.counts["published"] / (
-                time.perf_counter() - start)
-    finally:
-        node.close()
-    result["scaling_efficiency_2"] = result["ingest_jobs_2"] / (2 * result["ingest_jobs_1"])
-    return result
+        node = None
+    if node is not None:
+        try:
+            for run in range(repeat):
+                for jobs in (1, 2):
+                    start = time.perf_counter()
+                    done = ingest(node, home, "host:bench",
+                                  IngestRequest(src, f"bench-{jobs}-{run}", KEY, jobs=jobs))
+                    samples.setdefault(f"ingest_jobs_{jobs}", []).append(
+                        done.counts["published"] / (time.perf_counter() - start))
+        finally:
+            node.close()
+    result = {name: statistics.median(values) for name, values in samples.items()}
+    result["deid_stage_efficiency_2"] = result["deid_stage_jobs_2"] / (
+        2 * result["deid_stage_jobs_1"])
+    if "ingest_jobs_1" in result:
+        result["scaling_efficiency_2"] = result["ingest_jobs_2"] / (
+            2 * result["ingest_jobs_1"])
+    return result, samples
 
 
 def main() -> None:
@@ -160,6 +173,10 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--peer-files", type=int, default=0,
                         help="Time the slow peers on the first N files only (0: all).")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="Alternate the 1- and 2-process runs R times (median reported).")
+    parser.add_argument("--scaling-only", action="store_true",
+                        help="Time only the 1- and 2-process scaling (no peers, no limit).")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     logging.disable(logging.WARNING)
@@ -169,43 +186,22 @@ def main() -> None:
         files = corpus(root / "corpus", args.slices, args.size)
         generated = time.perf_counter() - started
         peers = files[: args.peer_files] if args.peer_files else files
-        (root / "work").mkdir()
-        rates = {
-            "pydicom read+write (limit)": timed("limit", files, root, read_write),
-            "tre": timed("tre", files, root, tre_runner(root / "work")),
-            "tre, pydicom path only": timed("tre-pydicom", files, root,
-                                            tre_runner(root / "work", raw_path=False)),
-            "dicognito": timed("dicognito", peers, root, dicognito_runner()),
-            "dicom-anonymizer": timed("dicom-anonymizer", peers, root,
-                                      dicom_anonymizer_runner()),
-            "deid (default recipe)": timed("deid", peers, root, deid_runner()),
-        }
-        for name in ("limit", "tre", "tre-pydicom", "dicognito", "dicom-anonymizer", "deid"):
-            shutil.rmtree(root / name)
-        scale = scaling(root / "corpus" / "dicom", root / "home")
-    tre_rate = rates["tre"]
-    fastest_peer = max(rates["dicognito"], rates["dicom-anonymizer"],
-                       rates["deid (default recipe)"])
-    doc = {
+        rates = {} if args.scaling_only else single_process(files, peers, root)
+        scale, samples = scaling(root / "corpus" / "dicom", root / "home", args.repeat)
+    doc: dict[str, Any] = {
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
                     "platform": platform.platform(), "pydicom": pydicom.__version__},
         "corpus": {"files": len(files), "size": args.size, "peer_files": len(peers),
                    "generated_s": round(generated, 1)},
         "files_per_second": {k: round(v, 1) for k, v in rates.items()},
-        "ratios": {"vs_deid": round(tre_rate / rates["deid (default recipe)"], 2),
-                   "vs_fastest_peer": round(tre_rate / fastest_peer, 2),
-                   "vs_read_write_limit": round(tre_rate / rates["pydicom read+write (limit)"],
-                                                2)},
         "scaling": {k: round(v, 2) for k, v in scale.items()},
-        "tre_pydicom_path_files": dict(FALLBACKS),
+        "scaling_runs": {k: [round(v, 1) for v in values] for k, values in samples.items()},
     }
     print(f"corpus: {len(files)} CT slices {args.size}x{args.size} "
           f"(peers on {len(peers)}), {os.cpu_count()} cpus\n")
-    print("| tool | files/s | tre is |\n|---|---:|---:|")
-    for name, rate in rates.items():
-        print(f"| {name} | {rate:.1f} | {tre_rate / rate:.2f}x |")
-    print(f"\ntre files sent to the pydicom path: {sum(FALLBACKS.values())} {dict(FALLBACKS)}")
+    if rates:
+        doc.update(report_single_process(rates))
     print(f"de-identification stage: 1 process {scale['deid_stage_jobs_1']:.1f} files/s, 2 "
           f"processes {scale['deid_stage_jobs_2']:.1f} files/s, efficiency "
           f"{scale['deid_stage_efficiency_2']:.2f}")
@@ -213,10 +209,47 @@ def main() -> None:
         print(f"\nscaling: ingest 1 process {scale['ingest_jobs_1']:.1f} files/s, 2 processes "
               f"{scale['ingest_jobs_2']:.1f} files/s, efficiency "
               f"{scale['scaling_efficiency_2']:.2f}")
+    if args.repeat > 1:
+        print(f"runs (files/s): {doc['scaling_runs']}")
     out = Path(__file__).parent / "results" / (
         "deid-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + ".json")
     out.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"\nwrote {out}")
+
+
+def single_process(files: list[Path], peers: list[Path], root: Path) -> dict[str, float]:
+    """Files per second of each tool, one process, one after the other."""
+    (root / "work").mkdir()
+    rates = {
+        "pydicom read+write (limit)": timed("limit", files, root, read_write),
+        "tre": timed("tre", files, root, tre_runner(root / "work")),
+        "tre, pydicom path only": timed("tre-pydicom", files, root,
+                                        tre_runner(root / "work", raw_path=False)),
+        "dicognito": timed("dicognito", peers, root, dicognito_runner()),
+        "dicom-anonymizer": timed("dicom-anonymizer", peers, root, dicom_anonymizer_runner()),
+        "deid (default recipe)": timed("deid", peers, root, deid_runner()),
+    }
+    for name in ("limit", "tre", "tre-pydicom", "dicognito", "dicom-anonymizer", "deid"):
+        shutil.rmtree(root / name)
+    return rates
+
+
+def report_single_process(rates: dict[str, float]) -> dict[str, object]:
+    """Print the single-process table; the ratios and fallbacks for the JSON."""
+    tre_rate = rates["tre"]
+    fastest_peer = max(rates["dicognito"], rates["dicom-anonymizer"],
+                       rates["deid (default recipe)"])
+    print("| tool | files/s | tre is |\n|---|---:|---:|")
+    for name, rate in rates.items():
+        print(f"| {name} | {rate:.1f} | {tre_rate / rate:.2f}x |")
+    print(f"\ntre files sent to the pydicom path: {sum(FALLBACKS.values())} {dict(FALLBACKS)}")
+    return {
+        "ratios": {"vs_deid": round(tre_rate / rates["deid (default recipe)"], 2),
+                   "vs_fastest_peer": round(tre_rate / fastest_peer, 2),
+                   "vs_read_write_limit": round(tre_rate / rates["pydicom read+write (limit)"],
+                                                2)},
+        "tre_pydicom_path_files": dict(FALLBACKS),
+    }
 
 
 if __name__ == "__main__":

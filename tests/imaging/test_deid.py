@@ -9,12 +9,16 @@ from pathlib import Path
 import pydicom
 import pytest
 from pydicom.data import get_testdata_file
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
 
 from tre.imaging.deid import profile
 from tre.imaging.deid.engine import Deidentifier, shift_temporal
 from tre.imaging.deid.pixels import pixel_risks
 from tre.imaging.deid.rules import Op, ProfileError, compile_rules, op_for
+from tre.imaging.deid.sources import Source
+from tre.imaging.deid.worker import FileDeidentifier
 from tre.imaging.ingest import IngestRequest, ingest
 from tre.imaging.pseudonyms import PseudonymKey, patient_pseudonym, remap_uid
 from tre.services.node import Node
@@ -162,3 +166,45 @@ def test_synthetic_corpus_has_zero_planted_identifiers(node: Node, tmp_path: Pat
     clinical = (result.path / "clinical.csv").read_text()
     dicom_patients = {p.name for p in (result.path / "dicom").iterdir()}
     assert {line.split(",")[0] for line in clinical.splitlines()[1:]} == dicom_patients
+
+
+def test_pydicom_path_cleans_a_kept_attribute_encoded_as_a_sequence(tmp_path: Path) -> None:
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    item = Dataset()
+    item.PatientName = "DOE^JOHN"
+    item.OperatorsName = "ROE^RICHARD"
+    item.Modality = "CT"
+    item.ReferencedSOPInstanceUID = "1.2.826.0.1.3680043.10.543.7"
+    item.add_new(0x00191001, "LO", "JOHN DOE 1960")  # private, no creator
+    del ds.Manufacturer
+    ds.add_new(0x00080070, "SQ", Sequence([item]))  # Manufacturer (kept, LO) as a sequence
+    source = tmp_path / "in.dcm"
+    ds.save_as(source)
+    worker = FileDeidentifier(KEY, profile.DEFAULT_OPTIONS, tmp_path)
+    outcome = worker.run(0, Source(str(source)))
+    assert (outcome.status, dict(worker.fallbacks)) == (
+        "published", {"sequence VR on an attribute kept as a value": 1})
+    written = Path(outcome.written).read_bytes()
+    assert not [v for v in (b"DOE", b"ROE", b"JOHN", b"1.2.826.0.1.3680043.10.543.7")
+                if v in written]
+    out = pydicom.dcmread(outcome.written).Manufacturer
+    assert [{e.keyword or str(e.tag): e.value for e in i} for i in out] == [{
+        "OperatorsName": "", "ReferencedSOPInstanceUID": remap_uid(
+            KEY, "1.2.826.0.1.3680043.10.543.7"),
+        "Modality": "CT", "PatientName": patient_pseudonym(KEY, str(ds.PatientID))}]
+
+
+def test_pydicom_path_drops_a_kept_sequence_that_is_not_one() -> None:
+    engine = Deidentifier(KEY)
+    referenced = 0x00081140  # ReferencedImageSequence: as if the keep-list named it
+    engine.rules = {**engine.rules, referenced: Op.KEEP}
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    unknown = DataElement(referenced, "OB", b"\x01\x02JOHN DOE\x00")
+    unknown.VR = "UN"  # bytes that cannot be inspected (as read with UN left as it is)
+    ds[referenced] = unknown
+    before = Deidentifier(KEY).deidentify(pydicom.dcmread(get_testdata_file("CT_small.dcm")))
+    done = engine.deidentify(ds)
+    assert referenced not in ds
+    assert done.removed_by_profile == before.removed_by_profile + 1
+    assert (done.removed_private, done.removed_unlisted) == (before.removed_private,
+                                                             before.removed_unlisted)

@@ -21,8 +21,10 @@ from pydicom.data import get_testdata_file
 from factories import audit_trail
 from tre.errors import InvalidInput
 from tre.imaging.ingest import IngestRequest, ingest, verify
-from tre.imaging.layout import Manifest, datasets_root
+from tre.imaging.layout import MANIFEST, QUALITY_HTML, QUALITY_JSON, Manifest, datasets_root
 from tre.imaging.pseudonyms import PseudonymKey, load_key
+from tre.imaging.quality import write_report
+from tre.imaging.synth import generate
 from tre.services.node import Node
 
 KEY = PseudonymKey(b"0123456789abcdef0123456789abcdef")
@@ -96,6 +98,33 @@ def test_bytes_path_and_pydicom_path_publish_the_same_version(node: Node, tmp_pa
     fast = run(node, tmp_path, src, dataset="fast", jobs=3)
     safe = run(node, tmp_path, src, dataset="safe", jobs=1, raw_path=False)
     assert fast.version == safe.version  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_quality_report_from_worker_summaries_equals_reading_the_files(
+        node: Node, tmp_path: Path, jobs: int) -> None:
+    src = corpus(tmp_path / "src", "CT_small.dcm", "MR_small.dcm", "MR_small_bigendian.dcm",
+                 "MR_small_RLE.dcm", "rtplan.dcm", "rtdose.dcm", "liver_1frame.dcm",
+                 "JPEG2000.dcm")
+    generate(tmp_path / "synth", patients=2, studies=1, series=1, slices=6, size=32, seed=5)
+    shutil.copytree(tmp_path / "synth" / "dicom", src / "synth")
+    ct = pydicom.dcmread(src / "CT_small.dcm")  # same series and SOP instance, another patient
+    ct.PatientID = "ANOTHER"
+    ct.PixelData = bytes(len(ct.PixelData))  # and other pixels: only one file of the two counts
+    ct.save_as(src / "CT_small_other_patient.dcm")
+    result = run(node, tmp_path, src, jobs=jobs, clinical=tmp_path / "synth" / "clinical.csv")
+    published = result.path  # type: ignore[attr-defined]
+    reread = tmp_path / "reread"
+    shutil.copytree(published, reread)
+    for name in (MANIFEST, QUALITY_JSON, QUALITY_HTML):
+        (reread / name).chmod(0o644)
+        (reread / name).unlink()
+    report = write_report(reread)  # the way before summaries: read every published file
+    assert report["counts"]["instances"] == result.counts["published"] - 1  # type: ignore
+    assert {p["code"] for p in report["problems"]} >= {"duplicate_sop_instance_uid"}
+    assert [s["files"] - s["instances"] for s in report["series"]].count(1) == 1
+    assert (published / QUALITY_JSON).read_bytes() == (reread / QUALITY_JSON).read_bytes()
+    assert (published / QUALITY_HTML).read_bytes() == (reread / QUALITY_HTML).read_bytes()
 
 
 def test_uid_references_stay_consistent_across_files(node: Node, tmp_path: Path) -> None:

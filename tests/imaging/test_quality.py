@@ -5,14 +5,22 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pydicom
 import pytest
+from pydicom.data import get_testdata_file
 
+from tre.imaging.deid.profile import DEFAULT_OPTIONS
+from tre.imaging.deid.sources import Source
+from tre.imaging.deid.worker import FileDeidentifier
 from tre.imaging.layout import Manifest, ManifestFile
+from tre.imaging.pseudonyms import PseudonymKey
 from tre.imaging.quality import SEVERITY, assess, write_report
+from tre.imaging.quality_instances import FileSummary, _plain_pixels, read_summary
 from tre.imaging.synth import generate
 
 
@@ -170,3 +178,41 @@ def test_html_is_self_contained_with_plots_and_label(source: Path, tmp_path: Pat
     assert set(re.findall(r"https?://[^\"' ]+", html)) == {"http://www.w3.org/2000/svg"}
     for series in report["series"]:
         assert series["series"] in html
+
+
+def _plain(summary: FileSummary | None) -> dict[str, Any]:
+    assert summary is not None
+    doc = asdict(summary)
+    if summary.pixels is not None:
+        doc["pixels"].update(bins=summary.pixels.bins.tolist(),
+                             counts=summary.pixels.counts.tolist())
+    return doc
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small_bigendian.dcm", "rtdose.dcm",
+                                  "rtplan.dcm"])
+def test_an_ingest_worker_summarises_what_it_writes(tmp_path: Path, name: str) -> None:
+    worker = FileDeidentifier(PseudonymKey(b"k" * 32), DEFAULT_OPTIONS, tmp_path,
+                              summarise=True)
+    outcome = worker.run(0, Source(get_testdata_file(name)))
+    assert outcome.status == "published"
+    written = Path(outcome.written).name
+    from_file = replace(read_summary(tmp_path, written), relative=outcome.relpath)
+    assert _plain(outcome.quality) == _plain(from_file)
+    assert (from_file.pixels is None) == (name == "rtplan.dcm")
+
+
+@pytest.mark.parametrize(("signed", "stored"), [(0, 12), (1, 12), (1, 16), (0, 16)])
+def test_plain_pixels_read_as_pydicom_reads_them(tmp_path: Path, signed: int,
+                                                  stored: int) -> None:
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.BitsStored, ds.HighBit, ds.PixelRepresentation = stored, stored - 1, signed
+    noise = np.random.default_rng(stored + signed).integers(0, 2**16, ds.Rows * ds.Columns)
+    ds.PixelData = noise.astype(np.uint16).tobytes()  # unused high bits set too
+    ds.save_as(tmp_path / "x.dcm")
+    ds = pydicom.dcmread(tmp_path / "x.dcm")
+    plain = _plain_pixels(ds)
+    assert plain is not None
+    assert (plain.dtype, plain.tolist()) == (ds.pixel_array.dtype, ds.pixel_array.tolist())
+    ds.SamplesPerPixel = 3
+    assert _plain_pixels(ds) is None  # anything else: pydicom decodes it

@@ -2,8 +2,10 @@
 
 Steps: find inputs (folders, .zip, streamed one file at a time); de-identify each in a process
 pool (the result does not depend on scheduling: outcomes come back in source order and output
-names derive from remapped UIDs); drop nothing silently (quarantined, unreadable, skipped and
-duplicate inputs are all reported); stage, hash, publish with one rename; register and audit.
+names derive from remapped UIDs); each worker also hashes what it writes and summarises it for
+the quality report, so this process only places files and merges; drop nothing silently
+(quarantined, unreadable, skipped and duplicate inputs are all reported); stage, publish with
+one rename; register and audit.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -116,8 +118,9 @@ def _ingest(node: Node, home: Path, actor: str, request: IngestRequest, sources:
                                          staging / "quarantine")
     for folder in (work, version_dir, quarantine_dir):
         folder.mkdir()
-    outcomes = list(_deidentify_all(request, sources, work, progress))
-    placed, duplicates = _place(outcomes, version_dir, quarantine_dir)
+    summaries = quality.Summaries()
+    outcomes, placed, duplicates = _place(_deidentify_all(request, sources, work, progress),
+                                          version_dir, quarantine_dir, summaries)
     published = [o for o in placed if o.status == PUBLISHED]
     quarantined = [o for o in placed if o.status == QUARANTINED]
     unreadable = [o for o in outcomes if o.status == UNREADABLE]
@@ -136,7 +139,7 @@ def _ingest(node: Node, home: Path, actor: str, request: IngestRequest, sources:
                              duplicates, clinical, refs)
     (version_dir / layout.INGEST_REPORT).write_text(
         json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    quality_note = _quality(version_dir)
+    quality_note = _quality(version_dir, summaries)
     synthetic = request.synthetic if request.synthetic is not None else _is_synthetic(
         request.source)
     known = {o.relpath: (o.sha256, o.size) for o in published}
@@ -177,7 +180,7 @@ def _deidentify_all(request: IngestRequest, sources: list[Source], work: Path,
         progress(0, total)
     jobs = min(request.jobs, max(1, total))
     worker = FileDeidentifier(request.key, request.options, work, request.allow_pixel_risk,
-                              raw_path=request.raw_path)
+                              raw_path=request.raw_path, summarise=True)
     try:
         if jobs == 1:
             for index, source in enumerate(sources):
@@ -205,7 +208,8 @@ def _pooled(request: IngestRequest, sources: list[Source], work: Path, jobs: int
                              mp_context=multiprocessing.get_context("spawn"),
                              initializer=pool_init,
                              initargs=(request.key.secret, request.options, str(work),
-                                       request.allow_pixel_risk, request.raw_path)) as pool:
+                                       request.allow_pixel_risk, request.raw_path,
+                                       True)) as pool:
         probes = {pool.submit(pool_ready) for _ in range(jobs - 1)}
         running: dict[Future[list[FileOutcome]], int] = {}
         while chunks or running:
@@ -236,12 +240,18 @@ CHUNK_FILES = 8
 """Files per task sent to a pool worker (one round trip each; small, so the tail is short)."""
 
 
-def _place(outcomes: Iterable[FileOutcome], version_dir: Path, quarantine_dir: Path
-           ) -> tuple[list[FileOutcome], list[tuple[FileOutcome, str]]]:
-    """Move written files to their names; the first of a SOP Instance UID (source order) wins."""
+def _place(outcomes: Iterable[FileOutcome], version_dir: Path, quarantine_dir: Path,
+           summaries: quality.Summaries) -> tuple[
+               list[FileOutcome], list[FileOutcome], list[tuple[FileOutcome, str]]]:
+    """Move written files to their names; the first of a SOP Instance UID (source order) wins.
+    Published files' quality summaries go to ``summaries`` as they come (the outcomes returned
+    keep none: memory stays flat)."""
+    every: list[FileOutcome] = []
     placed: dict[str, FileOutcome] = {}
     duplicates: list[tuple[FileOutcome, str]] = []
-    for outcome in outcomes:
+    for with_summary in outcomes:
+        outcome = replace(with_summary, quality=None)
+        every.append(outcome)
         if outcome.status == UNREADABLE:
             continue
         first = placed.get(outcome.relpath)
@@ -258,7 +268,12 @@ def _place(outcomes: Iterable[FileOutcome], version_dir: Path, quarantine_dir: P
         target = root / outcome.relpath
         target.parent.mkdir(parents=True, exist_ok=True)
         os.rename(outcome.written, target)
-    return list(placed.values()), duplicates
+        if outcome.status == PUBLISHED:
+            if with_summary.quality is not None:
+                summaries.add(with_summary.quality)
+            else:
+                summaries.add_later(outcome.relpath)
+    return every, list(placed.values()), duplicates
 
 
 class _SourceRefs:
@@ -330,10 +345,10 @@ def _write_holder_report(dataset_dir: Path, version: str, outcomes: list[FileOut
     return path
 
 
-def _quality(version_dir: Path) -> str:
+def _quality(version_dir: Path, summaries: quality.Summaries) -> str:
     """Write quality.json/.html into the staged version (so the manifest covers them)."""
     try:
-        quality.write_report(version_dir)
+        quality.write_report(version_dir, summaries)
     except Exception as exc:
         for name in (layout.QUALITY_JSON, layout.QUALITY_HTML):
             (version_dir / name).unlink(missing_ok=True)

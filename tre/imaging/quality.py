@@ -2,9 +2,10 @@
 
 In the spirit of the EHDS data quality and utility label: what the version holds, whether its
 series are geometrically sound, which required attributes are missing, duplicate instances, pixel
-value ranges, and how complete and well linked the clinical table is. Files are read one at a
-time, so memory stays flat whatever the size of the version. The report holds no wall-clock time:
-the same version always gives the same bytes.
+value ranges, and how complete and well linked the clinical table is. Each file is summarised
+once (``quality_instances``: by the ingest worker that wrote it, or read here one at a time) and
+the summaries are merged, so memory stays flat whatever the size of the version. The report
+holds no wall-clock time: the same version always gives the same bytes.
 """
 
 from __future__ import annotations
@@ -15,15 +16,11 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pydicom
-from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
-from pydicom.multival import MultiValue
 
 from tre.imaging.layout import (
     CLINICAL_CSV,
@@ -34,21 +31,15 @@ from tre.imaging.layout import (
     Manifest,
 )
 from tre.imaging.quality_html import render
+from tre.imaging.quality_instances import (
+    HIST_HIGH,
+    HIST_LOW,
+    FileSummary,
+    PixelSummary,
+    read_summary,
+)
 
 SCHEMA = "tre.quality/1"
-REQUIRED_ATTRIBUTES: dict[str, tuple[str, ...]] = {
-    "*": ("PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID",
-          "Modality", "Rows", "Columns", "SamplesPerPixel", "PhotometricInterpretation",
-          "BitsAllocated", "BitsStored", "PixelRepresentation"),
-    "CT": ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "SliceThickness",
-           "FrameOfReferenceUID", "RescaleIntercept", "RescaleSlope"),
-    "MR": ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "SliceThickness",
-           "FrameOfReferenceUID"),
-    "PT": ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "SliceThickness",
-           "FrameOfReferenceUID", "RescaleIntercept", "RescaleSlope"),
-}
-"""Attributes every image needs for research use, by modality ("*" applies to all)."""
-
 ERROR, WARNING = "error", "warning"
 SEVERITY = {
     "unreadable_file": ERROR, "missing_attribute": ERROR, "duplicate_sop_instance_uid": ERROR,
@@ -62,7 +53,6 @@ SEVERITY = {
 
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none"})
 ID_COLUMNS = ("patient_id", "patientid", "pseudonym", "patient", "subject_id", "id")
-_HIST_LOW, _HIST_HIGH = -2048, 8192
 _PERCENTILES = (1, 5, 50, 95, 99)
 _PLOT_EDGES = list(range(-1100, 3101, 50))
 
@@ -127,29 +117,63 @@ def read_clinical(path: Path, imaging_ids: Iterable[str] = ()) -> ClinicalTable:
     return ClinicalTable(id_column, columns, rows)
 
 
-def write_report(version_dir: Path) -> dict[str, Any]:
+class Summaries:
+    """The file summaries of one version, added in any order; histograms are summed on arrival
+    (per series), so what is kept per file stays small whatever the size of the version."""
+
+    def __init__(self, pixels: bool = True) -> None:
+        self.pixels = pixels
+        self._files: list[FileSummary] = []
+        self._histograms: dict[str, npt.NDArray[np.int64]] = {}
+        self._later: list[str] = []
+
+    def add(self, summary: FileSummary) -> None:
+        """Take one file's summary."""
+        if summary.pixels is not None:
+            _add_histogram(self._histograms, summary.series, summary.pixels, 1)
+            summary = summary.without_histogram()
+        self._files.append(summary)
+
+    def add_later(self, relative: str) -> None:
+        """A file with no summary yet: it is read from the version when the report is made."""
+        self._later.append(relative)
+
+    def read_pending(self, version_dir: Path) -> None:
+        """Summarise the files given to :meth:`add_later`, reading them from ``version_dir``."""
+        for relative in self._later:
+            self.add(read_summary(version_dir, relative, self.pixels))
+        self._later.clear()
+
+
+def write_report(version_dir: Path, summaries: Summaries | None = None) -> dict[str, Any]:
     """Assess ``version_dir`` and write ``quality.json`` and ``quality.html`` into it."""
-    report = assess(version_dir)
+    report = assess(version_dir, summaries=summaries)
     (version_dir / QUALITY_JSON).write_text(
         json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     (version_dir / QUALITY_HTML).write_text(render(report), encoding="utf-8")
     return report
 
 
-def assess(version_dir: Path, *, pixels: bool = True) -> dict[str, Any]:
-    """The quality report of ``version_dir`` as a dict (``pixels=False``: headers only)."""
+def assess(version_dir: Path, *, pixels: bool = True,
+           summaries: Summaries | None = None) -> dict[str, Any]:
+    """The quality report of ``version_dir`` as a dict (``pixels=False``: headers only).
+
+    ``summaries``: the DICOM files' summaries, taken as they were written (each file under
+    ``dicom/`` must be in it, and its ``pixels`` replaces the argument); without it every file
+    is read here, one at a time. Either way the report is the same.
+    """
+    if summaries is None:
+        summaries = Summaries(pixels)
+        for path in _files(version_dir / DICOM_DIR):
+            summaries.add_later(path.relative_to(version_dir).as_posix())
+    summaries.read_pending(version_dir)
+    pixels = summaries.pixels
     problems: list[dict[str, Any]] = []
-    series: dict[str, _Series] = {}
+    series = _merge(version_dir, summaries, problems)
     sop_files: defaultdict[str, list[str]] = defaultdict(list)
-    dicom_root = version_dir / DICOM_DIR
-    for path in _files(dicom_root):
-        relative = path.relative_to(version_dir).as_posix()
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=not pixels)
-        except (InvalidDicomError, OSError, ValueError, EOFError) as exc:
-            problems.append(_problem("unreadable_file", f"{relative}: {exc}", file=relative))
-            continue
-        _add_instance(ds, relative, series, sop_files, problems, pixels)
+    for summary in summaries._files:
+        if summary.sop and not summary.unreadable:
+            sop_files[summary.sop].append(summary.relative)
     for uid, files in sorted(sop_files.items()):
         if len(files) > 1:
             problems.append(_problem(
@@ -197,73 +221,66 @@ def _files(root: Path) -> Iterator[Path]:
         yield from sorted(p for p in root.rglob("*") if p.is_file())
 
 
-def _floats(ds: Dataset, keyword: str) -> tuple[float, ...] | None:
-    value = ds.get(keyword)
-    if value is None or value == "":
-        return None
-    items = list(value) if isinstance(value, MultiValue | list | tuple) else [value]
-    try:
-        return tuple(float(v) for v in items)
-    except (TypeError, ValueError):
-        return None
+def _merge(version_dir: Path, summaries: Summaries,
+           problems: list[dict[str, Any]]) -> dict[str, _Series]:
+    """Fold file summaries into series, in path order: a series takes its patient and study
+    from its first file, and of files sharing a SOP instance UID in a series only the first
+    counts for geometry and pixels."""
+    series: dict[str, _Series] = {}
+    repeated: list[FileSummary] = []
+    with_pixels: list[_Series] = []
+    for s in sorted(summaries._files, key=lambda s: PurePosixPath(s.relative).parts):
+        if s.unreadable:
+            problems.append(_problem("unreadable_file", s.unreadable, file=s.relative))
+            continue
+        record = series.get(s.series)
+        if record is None:
+            record = series[s.series] = _Series(s.patient, s.study, s.series, s.modality)
+        record.files += 1
+        record.missing.update(s.missing)
+        if s.sop and s.sop in record.sops:
+            repeated.append(s)  # a duplicate: reported once, kept out of the geometry
+            continue
+        if s.orientation is not None:
+            record.orientations[s.orientation] += 1
+        record.grids[s.grid] += 1
+        if s.frame:
+            record.frames.add(s.frame)
+        if s.thickness is not None:
+            record.thickness.add(s.thickness)
+        record.sops[s.sop or s.relative] = s.position
+        if s.pixel_error:
+            problems.append(_problem("pixel_unreadable", s.pixel_error, file=s.relative,
+                                     series=record.uid))
+        elif s.pixels is not None:
+            record.rescaled = record.rescaled and s.pixels.rescaled
+            record.low = min(record.low, s.pixels.low)
+            record.high = max(record.high, s.pixels.high)
+            with_pixels.append(record)
+    histograms = dict(summaries._histograms)
+    for s in repeated:  # rare: their histograms were summed on arrival, take them out again
+        again = None if s.pixels is None else read_summary(version_dir, s.relative,
+                                                           summaries.pixels).pixels
+        if again is not None:
+            histograms[s.series] = histograms[s.series].copy()
+            _add_histogram(histograms, s.series, again, -1)
+    for record in with_pixels:
+        record.histogram = histograms[record.uid]
+    return series
 
 
-def _add_instance(ds: Dataset, relative: str, series: dict[str, _Series],
-                  sop_files: defaultdict[str, list[str]], problems: list[dict[str, Any]],
-                  pixels: bool) -> None:
-    modality = str(ds.get("Modality", "") or "")
-    uid = str(ds.get("SeriesInstanceUID", "") or "") or f"(no series uid: {relative})"
-    record = series.get(uid)
-    if record is None:
-        record = series[uid] = _Series(str(ds.get("PatientID", "") or ""),
-                                       str(ds.get("StudyInstanceUID", "") or ""), uid, modality)
-    record.files += 1
-    required = REQUIRED_ATTRIBUTES["*"] + REQUIRED_ATTRIBUTES.get(modality, ())
-    for keyword in required + (("PixelData",) if pixels else ()):
-        if ds.get(keyword) in (None, ""):
-            record.missing[keyword] += 1
-    sop = str(ds.get("SOPInstanceUID", "") or "")
-    if sop:
-        sop_files[sop].append(relative)
-        if sop in record.sops:
-            return  # a duplicate: reported once, kept out of the geometry
-    orientation = _floats(ds, "ImageOrientationPatient")
-    if orientation is not None:
-        record.orientations[tuple(round(v, 4) for v in orientation)] += 1
-    record.grids[(ds.get("Rows"), ds.get("Columns"), _floats(ds, "PixelSpacing"))] += 1
-    if ds.get("FrameOfReferenceUID"):
-        record.frames.add(str(ds.FrameOfReferenceUID))
-    thickness = _floats(ds, "SliceThickness")
-    if thickness:
-        record.thickness.add(round(thickness[0], 4))
-    record.sops[sop or relative] = _floats(ds, "ImagePositionPatient")
-    if pixels and "PixelData" in ds:
-        _add_pixels(ds, record, relative, problems)
-
-
-def _add_pixels(ds: Dataset, record: _Series, relative: str,
-                problems: list[dict[str, Any]]) -> None:
-    try:
-        array = ds.pixel_array
-    except (ValueError, TypeError, AttributeError, RuntimeError, NotImplementedError) as exc:
-        problems.append(_problem("pixel_unreadable", f"{relative}: {exc}", file=relative,
-                                 series=record.uid))
-        return
-    slope, intercept = _floats(ds, "RescaleSlope"), _floats(ds, "RescaleIntercept")
-    record.rescaled = record.rescaled and slope is not None and intercept is not None
-    values = array.astype(np.float64) * (slope[0] if slope else 1.0) + (
-        intercept[0] if intercept else 0.0)
-    record.low = min(record.low, float(values.min()))
-    record.high = max(record.high, float(values.max()))
-    index = np.clip(np.rint(values).astype(np.int64), _HIST_LOW, _HIST_HIGH - 1) - _HIST_LOW
-    counts = np.bincount(index.ravel(), minlength=_HIST_HIGH - _HIST_LOW)
-    record.histogram = counts if record.histogram is None else record.histogram + counts
+def _add_histogram(histograms: dict[str, npt.NDArray[np.int64]], series: str,
+                   pixels: PixelSummary, sign: int) -> None:
+    histogram = histograms.get(series)
+    if histogram is None:
+        histogram = histograms[series] = np.zeros(HIST_HIGH - HIST_LOW, np.int64)
+    histogram[pixels.bins] += sign * pixels.counts
 
 
 def _percentiles(histogram: npt.NDArray[np.int64]) -> dict[str, int]:
     cumulative = np.cumsum(histogram)
     total = int(cumulative[-1])
-    return {f"p{q}": int(np.searchsorted(cumulative, total * q / 100.0)) + _HIST_LOW
+    return {f"p{q}": int(np.searchsorted(cumulative, total * q / 100.0)) + HIST_LOW
             for q in _PERCENTILES}
 
 
@@ -434,7 +451,7 @@ def _plot_histogram(series: Iterable[_Series]) -> dict[str, Any]:
             total = s.histogram if total is None else total + s.histogram
     if total is None:
         return {"edges": [], "counts": []}
-    edges = np.asarray(_PLOT_EDGES) - _HIST_LOW
+    edges = np.asarray(_PLOT_EDGES) - HIST_LOW
     cumulative = np.concatenate([[0], np.cumsum(total)])
     counts = np.diff(cumulative[np.clip(edges, 0, len(total))])
     return {"unit": "HU", "edges": _PLOT_EDGES, "counts": [int(c) for c in counts]}

@@ -30,6 +30,7 @@ from tre.imaging.deid.profile import Option
 from tre.imaging.deid.rawpath import RawDeidentifier, Unsupported, read_source_bytes
 from tre.imaging.deid.sources import Source, SourceReader
 from tre.imaging.pseudonyms import PseudonymKey
+from tre.imaging.quality_instances import FileSummary, summarise_bytes
 
 PUBLISHED, QUARANTINED, UNREADABLE = "published", "quarantined", "unreadable"
 DEFER_BYTES = 64 * 1024
@@ -52,14 +53,19 @@ class FileOutcome:
     removed_by_profile: int = 0
     removed_private: int = 0
     removed_unlisted: dict[str, int] = field(default_factory=dict)
+    quality: FileSummary | None = None
+    """The quality report's summary of a published file (taken from the bytes written)."""
 
 
 class FileDeidentifier:
     """Everything one process needs to de-identify files into ``work_dir``."""
 
     def __init__(self, key: PseudonymKey, options: Iterable[Option], work_dir: Path,
-                 allow_pixel_risk: bool = False, raw_path: bool = True) -> None:
+                 allow_pixel_risk: bool = False, raw_path: bool = True,
+                 summarise: bool = False) -> None:
         self.engine = Deidentifier(key, options)
+        self.summarise = summarise
+        """Summarise published files for the quality report while their bytes are in hand."""
         self.raw = RawDeidentifier(self.engine) if raw_path else None
         self.work_dir = work_dir
         self.allow_pixel_risk = allow_pixel_risk
@@ -117,7 +123,16 @@ class FileDeidentifier:
         return FileOutcome(
             source.name, status, tuple(risks) if status == QUARANTINED else (), tuple(findings),
             relpath, str(written), hashlib.sha256(data).hexdigest(), len(data), done.pseudonym,
-            done.removed_by_profile, done.removed_private, dict(done.removed_unlisted))
+            done.removed_by_profile, done.removed_private, dict(done.removed_unlisted),
+            self._summary(data, relpath) if status == PUBLISHED else None)
+
+    def _summary(self, data: bytes | memoryview, relpath: str) -> FileSummary | None:
+        if not self.summarise:
+            return None
+        try:
+            return summarise_bytes(data, relpath)
+        except Exception:  # the report then reads the written file itself and says what failed
+            return None
 
     def _run(self, index: int, source: Source) -> FileOutcome:
         opened = self.reader.open(source)
@@ -150,11 +165,11 @@ _POOL_WORKER: FileDeidentifier | None = None
 
 
 def pool_init(secret: bytes, options: tuple[Option, ...], work: str, allow: bool,
-              raw_path: bool) -> None:
+              raw_path: bool, summarise: bool) -> None:
     """Pool initializer (here, not in ingest.py: unpickling it imports only this module)."""
     global _POOL_WORKER
     _POOL_WORKER = FileDeidentifier(PseudonymKey(secret), options, Path(work), allow,
-                                    raw_path=raw_path)
+                                    raw_path=raw_path, summarise=summarise)
 
 
 def pool_ready() -> bool:
