@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -55,50 +56,60 @@ class RunningTre:
     log: Path
 
 
-def _permit(node: Node, project: str, lead: str) -> DataPermit:
+def grant_permit(node: Node, project: str, lead: str, dataset: str = "lung-ct@v1"
+                 ) -> DataPermit:
+    """An approved permit for ``project`` led by ``lead`` on ``dataset`` (olga decides)."""
     now = node.clock()
     form = applications.ApplicationForm(
         project=project, title=f"{project} study", purpose=Purpose.SCIENTIFIC_RESEARCH,
         description="Train a nodule detector.", organisation="Uni X",
-        members=(Member.parse(f"{lead}:lead"),), datasets=(DatasetRef.parse("lung-ct@v1"),),
+        members=(Member.parse(f"{lead}:lead"),), datasets=(DatasetRef.parse(dataset),),
         compute=Compute(1, 2, 0, 10), period=Period(now - timedelta(minutes=1),
                                                     now + timedelta(days=30)))
     app = applications.apply(node, lead, form)
     return applications.approve(node, "olga", app.id, applications.Approval("sound"))
 
 
-def _seed(node: Node, home: Path) -> dict[str, DataPermit]:
-    for name, role in USERS.items():
-        users.add_user(node, "host:test", name, [role])
-        set_password(home, name, PASSWORD)
-    folder = home / "datasets" / "lung-ct" / "v1"
+def publish(node: Node, home: Path, dataset: str = "lung-ct", version: str = "v1") -> Path:
+    """A published version folder (read-only, like ingest) of ``dataset``, by dan."""
+    folder = home / "datasets" / dataset / version
     folder.mkdir(parents=True)
     (folder / "scan-001.txt").write_text("pixels\n")
     (folder / "scan-001.txt").chmod(0o444)
     folder.chmod(0o555)
     catalogue.register_version(
-        node, "dan", Dataset("lung-ct", "Lung CT", "", "Hospital A", True, node.clock()),
-        "v1", str(folder))
-    return {p: _permit(node, p, "alice") for p in ("lung-ai", "lung-watch")}
+        node, "dan", Dataset(dataset, "Lung CT", "", "Hospital A", True, node.clock()),
+        version, str(folder))
+    return folder
 
 
-@pytest.fixture(scope="module")
-def tre_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTre]:
-    """`tre up` with alice leading lung-ai and lung-watch; bob holds no permit."""
+def _seed(node: Node, home: Path) -> dict[str, DataPermit]:
+    for name, role in USERS.items():
+        users.add_user(node, "host:test", name, [role])
+        set_password(home, name, PASSWORD)
+    publish(node, home)
+    return {p: grant_permit(node, p, "alice") for p in ("lung-ai", "lung-watch")}
+
+
+@contextlib.contextmanager
+def start_tre(root: Path, extra_env: Mapping[str, str] | None = None,
+              port: int | None = None) -> Iterator[RunningTre]:
+    """`tre up` over a seeded home under ``root`` (alice leads lung-ai and lung-watch; bob holds
+    no permit), with ``extra_env`` and the public proxy on ``port`` (default: a free one)."""
     need_hub()
-    root = tmp_path_factory.mktemp("hub")
     settings = Settings(home=root / "home", policies_dir=default_policies_dir())
     db = initialise(settings)
     node = Node(db=db, policy=EmbeddedPolicyEngine(settings.policies_dir),
                 checkpoints=CheckpointWriter(settings.audit_dir, settings.keys_dir),
                 clock=utc_now)
     permits = _seed(node, settings.home)
-    ports = {name: free_port() for name in ("PORT", "PROXY_API_PORT", "HUB_PORT")}
+    ports = {"PORT": port or free_port(), "PROXY_API_PORT": free_port(),
+             "HUB_PORT": free_port(), "API_PORT": free_port()}
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRE_")}
     env.update({f"TRE_HUB_{k}": str(v) for k, v in ports.items()})
     env.update({"TRE_HOME": str(settings.home), "TRE_WORKSPACES_ROOT": str(root / "ws"),
                 "TRE_WORKSPACES_RUNTIME": str(RUNTIME),
-                "TRE_HUB_ENFORCE_INTERVAL_S": str(ENFORCE_INTERVAL_S)})
+                "TRE_HUB_ENFORCE_INTERVAL_S": str(ENFORCE_INTERVAL_S), **(extra_env or {})})
     log = root / "tre-up.log"
     with open(log, "wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "tre.cli.app", "up"], env=env,
@@ -110,6 +121,13 @@ def tre_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTre]:
     finally:
         _stop(process)
         node.close()
+
+
+@pytest.fixture(scope="module")
+def tre_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTre]:
+    """`tre up` with alice leading lung-ai and lung-watch; bob holds no permit."""
+    with start_tre(tmp_path_factory.mktemp("hub")) as running:
+        yield running
 
 
 def _wait_up(process: subprocess.Popen[bytes], url: str, log: Path) -> None:

@@ -109,12 +109,14 @@ def test_split_for_the_low_level_api() -> None:
 
 
 def test_firewall_rules() -> None:
-    assert render_firewall(bridge="br-tre", hub_ip="172.30.0.1", hub_port=8081) == FirewallRules(
+    assert render_firewall(bridge="br-tre", hub_ip="172.30.0.1", hub_port=8081,
+                           api_port=8082) == FirewallRules(
         restore="*filter\n"
                 ":TRE-WS-INPUT - [0:0]\n"
                 ":TRE-WS-FORWARD - [0:0]\n"
                 "-A TRE-WS-INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n"
                 "-A TRE-WS-INPUT -d 172.30.0.1/32 -p tcp -m tcp --dport 8081 -j ACCEPT\n"
+                "-A TRE-WS-INPUT -d 172.30.0.1/32 -p tcp -m tcp --dport 8082 -j ACCEPT\n"
                 "-A TRE-WS-INPUT -j REJECT --reject-with icmp-admin-prohibited\n"
                 "-A TRE-WS-FORWARD -j DROP\n"
                 "COMMIT\n",
@@ -127,7 +129,8 @@ def test_firewall_rules() -> None:
     ({"bridge": "br tre; rm", "hub_ip": "172.30.0.1"}, "is not an interface name"),
     ({"bridge": "a-very-long-bridge-name", "hub_ip": "172.30.0.1"}, "at most 15"),
     ({"hub_ip": "hub.example"}, "is not an IPv4 address"),
-    ({"hub_ip": "172.30.0.1", "hub_port": 0}, "is not a TCP port"),
+    ({"hub_ip": "172.30.0.1", "hub_port": 0}, "hub port 0 is not a TCP port"),
+    ({"hub_ip": "172.30.0.1", "api_port": 70000}, "api port 70000 is not a TCP port"),
 ])
 def test_firewall_refuses_bad_input(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidInput, match=message):

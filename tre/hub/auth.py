@@ -30,8 +30,9 @@ class TREAuthenticator(Authenticator):  # type: ignore[misc]  # jupyterhub is un
     """Local users of tre (``tre users add``) with their hub password (``tre users passwd``).
 
     Hub admin is given to operators only (:func:`tre.hub.roles.is_hub_admin`); a user with no
-    node role cannot log in. An OIDC deployment uses GenericOAuthenticator instead, feeding its
-    claims through :func:`tre.hub.roles.roles_from_claims`.
+    node role cannot log in. The OIDC login (:class:`tre.hub.oidc.TREOIDCAuthenticator`) feeds
+    the provider's groups through :func:`tre.hub.roles.roles_from_claims` into the same
+    :func:`tre.hub.roles.hub_auth_model`.
     """
 
     async def authenticate(self, handler: Any, data: dict[str, str]) -> dict[str, Any] | None:

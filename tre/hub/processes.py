@@ -1,4 +1,4 @@
-"""The processes of `tre up`: configurable-http-proxy, the hub and the permit enforcer.
+"""The processes of `tre up`: configurable-http-proxy, the hub, the enforcer and the REST API.
 
 Each runs in a session of its own (a terminal's Ctrl-C reaches only `tre up`), and stopping
 kills each whole process group after a grace period, so nothing is left behind.
@@ -20,7 +20,7 @@ from typing import IO
 import httpx
 
 from tre.errors import TREError
-from tre.hub.config import ENFORCER_TOKEN_ENV, PROXY_TOKEN_ENV
+from tre.hub.config import API, API_TOKEN_ENV, ENFORCER_TOKEN_ENV, PROXY_TOKEN_ENV
 from tre.hub.settings import HubSettings
 from tre.settings import Settings
 
@@ -49,6 +49,11 @@ def enforcer_argv() -> list[str]:
     return [sys.executable, "-m", "tre.hub.enforcer"]
 
 
+def api_argv() -> list[str]:
+    """The REST API service's command line (pure)."""
+    return [sys.executable, "-m", "tre.api.server"]
+
+
 def check_installed(hub: HubSettings) -> None:
     """Refuse, naming the fix, when the proxy or the hub configuration is missing."""
     if not os.access(hub.proxy_command, os.X_OK):
@@ -61,32 +66,40 @@ def check_installed(hub: HubSettings) -> None:
 
 @dataclass
 class HubProcesses:
-    """The running proxy, hub and enforcer."""
+    """The running proxy, hub, enforcer and REST API."""
 
     hub: HubSettings
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(self, settings: Settings, *, stdout: IO[bytes] | int | None = None,
               environ: Mapping[str, str] | None = None) -> None:
-        """Start all three with fresh tokens; stop what started if one fails."""
+        """Start all four with fresh tokens; stop what started if one fails."""
         check_installed(self.hub)
         env = dict(os.environ if environ is None else environ)
         env.update({PROXY_TOKEN_ENV: secrets.token_hex(32),
                     ENFORCER_TOKEN_ENV: secrets.token_hex(32),
+                    API_TOKEN_ENV: secrets.token_hex(32),
                     "TRE_HOME": str(settings.home)})
-        enforcer_env = {k: v for k, v in env.items()
-                        if k not in (PROXY_TOKEN_ENV, ENFORCER_TOKEN_ENV)}
-        enforcer_env.update({"JUPYTERHUB_API_TOKEN": env[ENFORCER_TOKEN_ENV],
-                             "JUPYTERHUB_API_URL": self.hub.hub_api_url})
+        enforcer_env = self._service_env(env, ENFORCER_TOKEN_ENV)
+        api_env = self._service_env(env, API_TOKEN_ENV)
         proxy_env = {"PATH": env.get("PATH", "/usr/bin:/bin"),
                      PROXY_TOKEN_ENV: env[PROXY_TOKEN_ENV]}
         try:
             self._spawn("proxy", proxy_argv(self.hub), proxy_env, stdout)
             self._spawn("hub", hub_argv(self.hub), env, stdout)
             self._spawn("enforcer", enforcer_argv(), enforcer_env, stdout)
+            self._spawn("api", api_argv(), api_env, stdout)
         except BaseException:
             self.stop()
             raise
+
+    def _service_env(self, env: dict[str, str], token_env: str) -> dict[str, str]:
+        """A hub service's environment: none of the secrets but its own hub token."""
+        secrets_ = (PROXY_TOKEN_ENV, ENFORCER_TOKEN_ENV, API_TOKEN_ENV)
+        service_env = {k: v for k, v in env.items() if k not in secrets_}
+        service_env.update({"JUPYTERHUB_API_TOKEN": env[token_env],
+                            "JUPYTERHUB_API_URL": self.hub.hub_api_url})
+        return service_env
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str],
                stdout: IO[bytes] | int | None) -> None:
@@ -95,18 +108,21 @@ class HubProcesses:
             stderr=subprocess.STDOUT if stdout is not None else None, start_new_session=True)
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
-        """Wait until the hub answers through the proxy; HubUnavailable if a child dies."""
+        """Wait until the hub and the REST API answer through the proxy; HubUnavailable if a
+        child dies."""
         deadline = time.monotonic() + timeout_s
-        url = f"{self.hub.public_url}hub/api/"
-        while True:
-            self.check_alive()
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url, timeout=2).status_code == 200:
-                    return
-            if time.monotonic() > deadline:
-                raise HubUnavailable(f"the hub did not answer at {url} within {timeout_s:g} s: "
-                                     "see its log above")
-            time.sleep(0.2)
+        for url, what in ((f"{self.hub.public_url}hub/api/", "the hub"),
+                          (f"{self.hub.public_url}services/{API}/api/v1/openapi.json",
+                           "the REST API")):
+            while True:
+                self.check_alive()
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(url, timeout=2).status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise HubUnavailable(f"{what} did not answer at {url} within "
+                                         f"{timeout_s:g} s: see its log above")
+                time.sleep(0.2)
 
     def check_alive(self) -> None:
         """HubUnavailable naming the first child that exited."""
@@ -116,9 +132,9 @@ class HubProcesses:
                 raise HubUnavailable(f"the {name} exited with status {code}: see its log above")
 
     def stop(self, grace_s: float = 20.0) -> None:
-        """Hub first (it stops every server), then the enforcer and the proxy; then kill each
+        """Hub first (it stops every server), then the services and the proxy; then kill each
         whole process group, so no child survives `tre up`."""
-        for name in ("hub", "enforcer", "proxy"):
+        for name in ("hub", "enforcer", "api", "proxy"):
             child = self.children.get(name)
             if child is None:
                 continue

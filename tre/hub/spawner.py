@@ -24,16 +24,20 @@ from tornado import web
 from traitlets import Float, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
+from tre.api.settings import PREFIX as API_PREFIX
 from tre.domain.values import check_slug
 from tre.errors import InvalidInput, TREError
 from tre.hub import bridge
 from tre.hub.context import HubContext, hub_context
 from tre.hub.projects import DENY, SPAWN, STOP, ProjectChoice, record, startable_projects
-from tre.workspaces.bwrap import HOST_PATH, RunningSandbox
+from tre.hub.settings import HubSettings
+from tre.workspaces.bwrap import HOST_PATH, BwrapBackend, RunningSandbox, Tools
 from tre.workspaces.errors import SandboxUnavailable
 from tre.workspaces.service import prepare
-from tre.workspaces.spec import Mount, NetworkMode, Profile, WorkspaceSpec
+from tre.workspaces.spec import API_URL_ENV, Mount, NetworkMode, Profile, WorkspaceSpec
 
+AUDIT_ID_LENGTH = 80
+"""The longest object id the audit trail stores."""
 DROPPED_ENV = ("JPY_API_TOKEN",)
 """Variables the hub sets that a sandbox never gets (a duplicate of the server's token)."""
 
@@ -73,8 +77,18 @@ class TRESpawnerMixin(_SpawnerBase):  # type: ignore[misc,valid-type]  # jupyter
         "Notebook servers get the permit's whole CPU and memory quota and no GPU.",
     ).tag(config=True)
 
+    api_url = Unicode(
+        help="tre's REST API (the tre-api hub service) as the hub's host reaches it. Servers get "
+        f"the address they reach it at in ${API_URL_ENV}. Default: "
+        "http://127.0.0.1:TRE_HUB_API_PORT, where `tre up` starts it.",
+    ).tag(config=True)
+
     workspace_spec: WorkspaceSpec | None = None
     project: str | None = None
+
+    @default("api_url")
+    def _api_url_default(self) -> str:
+        return HubSettings().api_url
 
     @default("env_keep")
     def _env_keep_default(self) -> list[str]:
@@ -104,56 +118,95 @@ class TRESpawnerMixin(_SpawnerBase):  # type: ignore[misc,valid-type]  # jupyter
         choices = await asyncio.to_thread(startable_projects, self.tre().node, user)
         return _form(choices)
 
-    def _chosen_project(self) -> str:
+    def _asked_project(self) -> Any:
         asked = self.user_options.get("project") if isinstance(self.user_options, dict) else None
         if isinstance(asked, list) and len(asked) == 1:
             asked = asked[0]
+        return asked
+
+    def _chosen_project(self) -> str:
+        """The server's name, which must be a project name; InvalidInput saying the fix."""
+        asked = self._asked_project()
         if asked is not None and not isinstance(asked, str):
-            raise web.HTTPError(400, "user_options.project must be a project name")
+            raise InvalidInput("user_options.project must be a project name")
         name: str = self.name or ""
         if not name:
-            raise web.HTTPError(
-                400, "tre starts one server per project: start the named server of the "
+            raise InvalidInput(
+                "tre starts one server per project: start the named server of the "
                 f"project (/hub/spawn/{self.user.name}/PROJECT or POST "
                 f"/hub/api/users/{self.user.name}/servers/PROJECT)")
         if asked and asked != name:
-            raise web.HTTPError(400, f"the server {name!r} is for project {name!r}, not "
-                                f"{asked!r}: start the server named {asked!r} instead")
-        try:
-            check_slug("project", name)
-        except InvalidInput as exc:
-            raise web.HTTPError(400, str(exc)) from None
+            check_slug("project", asked)
+            raise InvalidInput(f"the server {name!r} is for project {name!r}, not {asked!r}: "
+                               f"start the server named {asked!r} instead")
+        check_slug("project", name)
         return name
 
+    async def refused(self, project: str, exc: TREError, **details: Any) -> web.HTTPError:
+        """Audit ``workspace.deny`` of ``project`` and give the HTTP error saying why.
+
+        Bad input is a 400, a node that cannot run the backend a 503 (outcome ``failed``),
+        any other refusal a 403.
+        """
+        status = (400 if isinstance(exc, InvalidInput) else
+                  503 if isinstance(exc, SandboxUnavailable) else 403)
+        # The name may be anything a client sent: bounded, as the audit trail stores it.
+        await asyncio.to_thread(record, self.tre().node, actor=self.user.name, action=DENY,
+                                project=project[:AUDIT_ID_LENGTH],
+                                outcome="failed" if status == 503 else "denied",
+                                details={"reason": str(exc), **details})
+        return web.HTTPError(status, str(exc))
+
+    async def check_backend(self) -> None:
+        """Raise SandboxUnavailable, naming the fix, if this node cannot start the backend.
+
+        Called after policy allowed the workspace and before ``start``. Default: nothing.
+        """
+
+    def server_api_url(self) -> str:
+        """tre's REST API as the server reaches it (backends that bridge it override this)."""
+        return f"{self.api_url.rstrip('/')}{API_PREFIX}/"
+
     def sandbox_env(self) -> dict[str, str]:
-        """The hub's environment for the server, minus what a sandbox must not get."""
+        """The hub's environment for the server, minus what a sandbox must not get, plus where
+        tre's REST API is."""
         env: dict[str, str] = self.get_env()
         for name in DROPPED_ENV:
             env.pop(name, None)
+        env[API_URL_ENV] = self.server_api_url()
         return env
 
     def _profile(self) -> Profile:
         return Profile(name=self.profile_name, network=NetworkMode.HUB_ONLY)
 
     async def run_pre_spawn_hook(self) -> Any:
-        """Ask tre (policy per dataset, audited) before anything starts; a deny is a 403."""
-        project = self._chosen_project()
+        """Ask tre (policy per dataset, audited) before anything starts; a deny is a 403.
+
+        Every refusal (bad project name, policy, data missing on disk, a backend this node
+        cannot run) is audited as ``workspace.deny`` and reaches the user with its reason.
+        """
+        try:
+            project = self._chosen_project()
+        except InvalidInput as exc:
+            raise await self.refused(self.name or "-", exc,
+                                     asked=str(self._asked_project())[:200]) from None
         ctx = self.tre()
-        user = self.user.name
         try:
             spec = await asyncio.to_thread(
-                prepare, ctx.node, user, project, self._profile(), settings=ctx.workspaces,
-                uids=ctx.uids, extra_env=self.sandbox_env())
-        except SandboxUnavailable as exc:
-            await asyncio.to_thread(record, ctx.node, actor=user, action=DENY, project=project,
-                                    outcome="failed", details={"reason": str(exc)})
-            raise web.HTTPError(503, str(exc)) from None
+                prepare, ctx.node, self.user.name, project, self._profile(),
+                settings=ctx.workspaces, uids=ctx.uids, extra_env=self.sandbox_env())
+            await self.check_backend()
         except TREError as exc:
-            await asyncio.to_thread(record, ctx.node, actor=user, action=DENY, project=project,
-                                    outcome="denied", details={"reason": str(exc)})
-            raise web.HTTPError(403, str(exc)) from None
+            raise await self.refused(project, exc) from None
         self.project, self.workspace_spec = project, spec
         return await _maybe_await(super().run_pre_spawn_hook())
+
+    async def start(self) -> Any:
+        """The backend's start; a refusal or a backend that does not answer is audited."""
+        try:
+            return await super().start()
+        except TREError as exc:
+            raise await self.refused(self.project or self.name or "-", exc) from None
 
     async def audit_started(self, details: dict[str, Any]) -> None:
         """Record ``workspace.spawn`` (the sandbox is up, the hub now waits for the server)."""
@@ -170,6 +223,13 @@ class TRESpawnerMixin(_SpawnerBase):  # type: ignore[misc,valid-type]  # jupyter
                                 details={"server": self.name, **details})
 
 
+def _address(url: str, fix: str) -> tuple[str, int]:
+    parsed = urlparse(url)
+    if parsed.hostname is None or parsed.port is None:
+        raise web.HTTPError(500, f"cannot tell host and port from {url}: {fix}")
+    return parsed.hostname, parsed.port
+
+
 async def _maybe_await(value: Any) -> Any:
     if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
         return await value
@@ -183,6 +243,12 @@ class BwrapSpawner(TRESpawnerMixin, Spawner):  # type: ignore[misc]
         "",
         help="Path of socat, run on the host and inside the sandbox (Debian `socat`). "
         "Default: found on the system PATH.",
+    ).tag(config=True)
+
+    bwrap = Unicode(
+        "",
+        help="Path of bubblewrap's `bwrap` (Debian `bubblewrap`). Default: found on the system "
+        "PATH. A path that is not an executable file refuses every start (503, audited).",
     ).tag(config=True)
 
     singleuser_command = List(
@@ -212,9 +278,20 @@ class BwrapSpawner(TRESpawnerMixin, Spawner):  # type: ignore[misc]
     def _socat(self) -> str:
         found = self.socat or shutil.which("socat", path=HOST_PATH)
         if not found:
-            raise web.HTTPError(503, "socat not found: install it (scripts/install-system-deps.sh"
-                                " or apt-get install socat) so the hub can reach sandboxes")
+            raise SandboxUnavailable("socat not found: install it (scripts/install-system-deps.sh"
+                                     " or apt-get install socat) so the hub can reach sandboxes")
         return found
+
+    def _backend(self) -> BwrapBackend:
+        return BwrapBackend(self.tre().workspaces, tools=Tools.find(bwrap=self.bwrap or None))
+
+    async def check_backend(self) -> None:
+        """bwrap, socat and the sandbox runtime must be there (SandboxUnavailable naming them)."""
+        if self.tre().workspaces.runtime is None:
+            raise SandboxUnavailable("no sandbox runtime: run scripts/make-sandbox-runtime.sh "
+                                     "and set TRE_WORKSPACES_RUNTIME=/opt/tre/runtime")
+        self._backend()
+        self._socat()
 
     def get_env(self) -> dict[str, str]:
         """The hub's environment, with the hub and the server at their addresses inside."""
@@ -229,12 +306,16 @@ class BwrapSpawner(TRESpawnerMixin, Spawner):  # type: ignore[misc]
         env["JUPYTER_RUNTIME_DIR"] = "/tmp/jupyter-runtime"  # noqa: S108 - sandbox tmpfs
         return env
 
+    def server_api_url(self) -> str:
+        """The API through the sandbox's inner forwarder."""
+        return bridge.inside_api_url(API_PREFIX)
+
     def _hub_address(self) -> tuple[str, int]:
-        url = urlparse(self.hub_connect_url or self.hub.api_url)
-        if url.hostname is None or url.port is None:
-            raise web.HTTPError(500, f"cannot tell the hub's API address from {url.geturl()}: "
-                                "set JupyterHub.hub_bind_url with an explicit port")
-        return url.hostname, url.port
+        return _address(self.hub_connect_url or self.hub.api_url,
+                        "set JupyterHub.hub_bind_url with an explicit port")
+
+    def _api_address(self) -> tuple[str, int]:
+        return _address(self.api_url, "set BwrapSpawner.api_url with an explicit port")
 
     async def start(self) -> tuple[str, int]:
         """Start the forwarders and the sandbox; return the loopback address of the server."""
@@ -242,12 +323,9 @@ class BwrapSpawner(TRESpawnerMixin, Spawner):  # type: ignore[misc]
         if spec is None:
             raise web.HTTPError(500, "start() before the pre-spawn check: tre refuses to start "
                                 "a workspace that policy did not allow")
-        ctx = self.tre()
-        if ctx.workspaces.runtime is None:
-            raise web.HTTPError(503, "no sandbox runtime: run scripts/make-sandbox-runtime.sh "
-                                "and set TRE_WORKSPACES_RUNTIME=/opt/tre/runtime")
         socat = self._socat()
         hub_host, hub_port = self._hub_address()
+        api_host, api_port = self._api_address()
         host_port: int = int(getattr(self, "port", 0) or random_port())
         self.port = host_port
         try:
@@ -255,9 +333,13 @@ class BwrapSpawner(TRESpawnerMixin, Spawner):  # type: ignore[misc]
             self.forwarders.append(subprocess.Popen(
                 bridge.host_hub_forward(socat, self.run_dir, hub_host, hub_port),
                 stdin=subprocess.DEVNULL, env={"PATH": HOST_PATH}))
+            self.forwarders.append(subprocess.Popen(
+                bridge.host_api_forward(socat, self.run_dir, api_host, api_port),
+                stdin=subprocess.DEVNULL, env={"PATH": HOST_PATH}))
             await self._wait_for_socket(self.run_dir / bridge.HUB_SOCKET)
+            await self._wait_for_socket(self.run_dir / bridge.API_SOCKET)
             self.sandbox = await asyncio.to_thread(
-                ctx.backend().start, spec,
+                self._backend().start, spec,
                 bridge.sandbox_command(socat, self.singleuser_command),
                 stdin=subprocess.DEVNULL,
                 extra_mounts=(Mount(self.run_dir, bridge.INSIDE_RUN, read_only=False),))
@@ -266,7 +348,7 @@ class BwrapSpawner(TRESpawnerMixin, Spawner):  # type: ignore[misc]
                 stdin=subprocess.DEVNULL, env={"PATH": HOST_PATH}))
         except TREError as exc:
             await self._teardown()
-            raise web.HTTPError(503, str(exc)) from None
+            raise await self.refused(spec.project, exc) from None
         except BaseException:
             await self._teardown()
             raise
@@ -287,14 +369,14 @@ class BwrapSpawner(TRESpawnerMixin, Spawner):  # type: ignore[misc]
         deadline = loop.time() + timeout_s
         while not path.exists():
             if any(f.poll() is not None for f in self.forwarders):
-                raise SandboxUnavailable(f"the hub forwarder (socat) exited before {path} "
+                raise SandboxUnavailable(f"a forwarder (socat) exited before {path} "
                                          "appeared: see the hub's log")
             if loop.time() > deadline:
                 raise SandboxUnavailable(f"{path} did not appear within {timeout_s:g} s")
             await asyncio.sleep(0.02)
 
     async def poll(self) -> int | None:
-        """None while the sandbox and both forwarders run; else an exit status."""
+        """None while the sandbox and every forwarder run; else an exit status."""
         if self.sandbox is None:
             return 0
         code = self.sandbox.poll()

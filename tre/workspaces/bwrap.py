@@ -86,10 +86,16 @@ class Tools:
     sh: str = "/bin/sh"
 
     @classmethod
-    def find(cls) -> Tools:
-        """The tools on PATH; SandboxUnavailable naming the fix if one is missing."""
+    def find(cls, bwrap: str | None = None) -> Tools:
+        """The tools on PATH, bwrap at ``bwrap`` if given; SandboxUnavailable names the fix."""
+        if bwrap is not None and not (os.path.isfile(bwrap) and os.access(bwrap, os.X_OK)):
+            raise SandboxUnavailable(
+                f"bwrap is not an executable file at the configured path {bwrap}: install "
+                "bubblewrap (`apt-get install bubblewrap`) or set the path of its bwrap")
         found = {name: shutil.which(name, path=HOST_PATH)
                  for name in ("bwrap", "unshare", "setpriv")}
+        if bwrap is not None:
+            found["bwrap"] = bwrap
         missing = [name for name, path in found.items() if path is None]
         if missing:
             raise SandboxUnavailable(

@@ -3,7 +3,7 @@
 ``render_docker`` is pure: the keyword arguments of docker-py's ``containers.create(image,
 command, **kwargs)``; ``split_for_api`` gives the low-level ``create_container`` /
 ``create_host_config`` pair DockerSpawner uses. ``render_firewall`` gives the iptables rules
-that leave only the hub API reachable from the workspaces' internal network (see
+that leave only the hub API and tre's REST API reachable from the workspaces' internal network (see
 docs/deployment.md). ``TREDockerSpawner`` applies the rendered arguments in JupyterHub.
 """
 
@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from docker.errors import DockerException, NotFound  # type: ignore[import-untyped]
 from docker.models.containers import (  # type: ignore[import-untyped]
     RUN_CREATE_KWARGS,
     RUN_HOST_CONFIG_KWARGS,
 )
 from docker.types import DeviceRequest, Mount  # type: ignore[import-untyped]
 from dockerspawner import DockerSpawner  # type: ignore[import-untyped]
+from requests.exceptions import RequestException
 from traitlets import List, Unicode, default
 
 from tre.errors import InvalidInput
@@ -127,13 +129,14 @@ class FirewallRules:
     jumps: tuple[tuple[str, ...], ...]
 
 
-def render_firewall(*, bridge: str = DEFAULT_BRIDGE, hub_ip: str, hub_port: int = 8081
-                    ) -> FirewallRules:
-    """Rules leaving only ``hub_ip:hub_port`` (the hub API) reachable from ``bridge`` (pure).
+def render_firewall(*, bridge: str = DEFAULT_BRIDGE, hub_ip: str, hub_port: int = 8081,
+                    api_port: int = 8082) -> FirewallRules:
+    """Rules leaving only ``hub_ip:hub_port`` (the hub API) and ``hub_ip:api_port`` (tre's REST
+    API, the tre-api service) reachable from ``bridge`` (pure).
 
     Traffic from a container to the *host's own* addresses never crosses FORWARD, so Docker's
     --internal isolation does not cover it (a host service on 0.0.0.0 answers). INPUT from the
-    bridge therefore accepts only replies and the hub API, and rejects the rest;
+    bridge therefore accepts only replies, the hub API and tre's API, and rejects the rest;
     DOCKER-USER drops everything forwarded to or from the bridge (other networks, the outside,
     other workspaces). The hub reaching the servers is host-originated and so unaffected.
     """
@@ -145,14 +148,16 @@ def render_firewall(*, bridge: str = DEFAULT_BRIDGE, hub_ip: str, hub_port: int 
     except ValueError:
         raise InvalidInput(f"hub ip {hub_ip!r} is not an IPv4 address: give the internal "
                            "network's gateway, where the hub API listens") from None
-    if not 0 < hub_port < 65536:
-        raise InvalidInput(f"hub port {hub_port} is not a TCP port")
+    for what, port in (("hub", hub_port), ("api", api_port)):
+        if not 0 < port < 65536:
+            raise InvalidInput(f"{what} port {port} is not a TCP port")
     restore = "\n".join([
         "*filter",
         f":{CHAIN_INPUT} - [0:0]",
         f":{CHAIN_FORWARD} - [0:0]",
         f"-A {CHAIN_INPUT} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
         f"-A {CHAIN_INPUT} -d {hub}/32 -p tcp -m tcp --dport {hub_port} -j ACCEPT",
+        f"-A {CHAIN_INPUT} -d {hub}/32 -p tcp -m tcp --dport {api_port} -j ACCEPT",
         f"-A {CHAIN_INPUT} -j REJECT --reject-with icmp-admin-prohibited",
         f"-A {CHAIN_FORWARD} -j DROP",
         "COMMIT",
@@ -249,8 +254,23 @@ class TREDockerSpawner(DockerSpawner):  # type: ignore[misc]
                                      "publish no host port")
 
     async def check_network(self) -> None:
-        """Refuse a network that is not --internal."""
-        info = await self.docker("inspect_network", self.network_name)
+        """Refuse a network that is not --internal, or missing, or an engine that does not answer.
+
+        The first call to the engine at each start: a dead dockerd is a clear refusal here.
+        """
+        try:
+            info = await self.docker("inspect_network", self.network_name)
+        except NotFound:
+            raise SandboxUnavailable(
+                f"Docker network {self.network_name} does not exist: create it with `docker "
+                "network create --internal ...` (docs/deployment.md)") from None
+        except (DockerException, RequestException) as exc:
+            url = (self.client_kwargs.get("base_url") or os.environ.get("DOCKER_HOST")
+                   or "unix:///var/run/docker.sock")
+            raise SandboxUnavailable(
+                f"the Docker engine at {url} does not answer ({exc}): start dockerd "
+                "(scripts/install-docker.sh) or point DOCKER_HOST (or "
+                "DockerSpawner.client_kwargs base_url) at it") from None
         if not info.get("Internal"):
             raise SandboxUnavailable(
                 f"Docker network {self.network_name} is not --internal, so servers could reach "
@@ -337,9 +357,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     firewall.add_argument("--hub-ip", required=True,
                           help="the internal network's gateway, where the hub API listens")
     firewall.add_argument("--hub-port", type=int, default=8081)
+    firewall.add_argument("--api-port", type=int, default=8082,
+                          help="tre's REST API (TRE_HUB_API_PORT), on the same address")
     args = parser.parse_args(argv)
     try:
-        rules = render_firewall(bridge=args.bridge, hub_ip=args.hub_ip, hub_port=args.hub_port)
+        rules = render_firewall(bridge=args.bridge, hub_ip=args.hub_ip, hub_port=args.hub_port,
+                                api_port=args.api_port)
     except InvalidInput as exc:
         parser.error(str(exc))
     if args.action == "print":

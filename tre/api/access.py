@@ -1,0 +1,90 @@
+"""Who may see and release egress requests through the API (router dependencies).
+
+Submitting, reviewing and downloading are decided by policy inside the airlock services; reading
+requests and releasing them are not, so the API keeps them to: members of the request's project,
+output checkers and HDAB officers (read); output checkers outside the project (release).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends
+
+from tre.airlock import service
+from tre.api.deps import Authenticated, State
+from tre.api.errors import Forbidden
+from tre.db import permits as permit_store
+from tre.db import users as user_store
+from tre.domain.egress import EgressRequest
+from tre.domain.roles import Role
+from tre.errors import NotFound
+from tre.services.node import Node
+
+OVERSEERS = frozenset({Role.OUTPUT_CHECKER, Role.HDAB_OFFICER})
+"""Node roles that see every project's requests."""
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """The caller with their node roles and the projects whose permit names them."""
+
+    name: str
+    roles: frozenset[Role]
+    projects: frozenset[str]
+
+    @property
+    def sees_all(self) -> bool:
+        """Output checkers and HDAB officers see every request."""
+        return bool(self.roles & OVERSEERS)
+
+    def may_read(self, request: EgressRequest) -> bool:
+        """Whether the caller may see ``request``."""
+        return self.sees_all or request.project in self.projects
+
+
+def viewer_of(node: Node, name: str) -> Viewer:
+    """``name`` as tre knows them; Forbidden for a hub user tre does not know."""
+    with node.db.reading() as session:
+        try:
+            user = user_store.get(session, name)
+        except NotFound:
+            raise Forbidden(f"{name} is not a user of this tre node: the operator adds them "
+                            f"with `tre users add {name} --role ...`") from None
+        projects = frozenset(p.project for p in permit_store.list_all(session, user=name))
+    return Viewer(name, user.roles, projects)
+
+
+def viewer(api: State, caller: Authenticated) -> Viewer:
+    """Dependency: the authenticated caller as a :class:`Viewer`."""
+    return viewer_of(api.node, caller.name)
+
+
+Seeing = Annotated[Viewer, Depends(viewer)]
+
+
+def readable_request(request_id: str, api: State, who: Seeing) -> EgressRequest:
+    """Dependency: the request in the path, if the caller may see it (else 403)."""
+    request = service.get_request(api.node, request_id)
+    if not who.may_read(request):
+        raise Forbidden(f"{who.name} may not see request {request_id}: only members of project "
+                        f"{request.project}, output checkers and HDAB officers can")
+    return request
+
+
+Readable = Annotated[EgressRequest, Depends(readable_request)]
+
+
+def releasable_request(request: Readable, who: Seeing) -> EgressRequest:
+    """Dependency: the request in the path, if the caller may release it (else 403)."""
+    if Role.OUTPUT_CHECKER not in who.roles:
+        raise Forbidden(f"{who.name} needs the output_checker role to release request "
+                        f"{request.id}")
+    if request.project in who.projects:
+        raise Forbidden(f"{who.name} is a member of project {request.project} and may not "
+                        f"release its outputs: another output checker releases {request.id}")
+    return request
+
+
+Releasable = Annotated[EgressRequest, Depends(releasable_request)]
