@@ -4,14 +4,18 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+NOTEBOOK := images/singleuser/tre-notebook
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(NOTEBOOK)/pyproject.toml | sha256sum | cut -c1-12)
 
 .PHONY: demo test lint typecheck pytest opa postgres system-deps node-deps sandbox-runtime docker clean
 
-$(STAMP): pyproject.toml
+# tre-notebook (what single-user servers run) is editable here, for its tests; editable installs
+# skip its data files, so this venv's own Jupyter is not switched to download blocking.
+$(STAMP): pyproject.toml $(NOTEBOOK)/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ./$(NOTEBOOK)
 	@rm -f $(VENV)/.installed-*; touch $(STAMP)
 
 ## demo: install tre and run `tre up --demo` (state in ./.tre-demo): hub, proxy, policy engine
@@ -45,10 +49,11 @@ node-deps:
 sandbox-runtime:
 	scripts/make-sandbox-runtime.sh
 
-## docker: Docker engine + the single-user image for the real-container tests
+## docker: Docker engine + the single-user image for the real-container tests (rebuilt when
+## anything under images/ changed: build.sh compares the image's tre.images-hash label)
 docker:
 	scripts/install-docker.sh
-	docker image inspect tre-singleuser:latest >/dev/null 2>&1 || images/build.sh
+	images/build.sh --if-changed
 
 ## test: install everything (venv, OPA, PostgreSQL, bubblewrap, proxy, sandbox runtime), lint,
 ## type-check, every test

@@ -2,7 +2,11 @@
 # Build the tre single-user image with no image registry.
 #
 #   images/build.sh [--tag NAME] [--ca-dir DIR] [--wheelhouse DIR] [--offline]
-#                   [--extra "torch==2.13.0 monai"] [--mirror URL] [--rebuild-base]
+#                   [--extra "torch==2.13.0 monai"] [--mirror URL] [--rebuild-base] [--if-changed]
+#
+# The image carries the label tre.images-hash, a hash of everything under images/
+# (images/content-hash.sh); with --if-changed nothing is built when the image NAME already
+# carries the current hash (`make docker` uses it).
 #
 # 1. a base image tre-base:bookworm from `debootstrap --variant=minbase bookworm` using the
 #    Debian mirror apt already uses (or --mirror), imported with `docker import` (kept; reused);
@@ -23,6 +27,7 @@ offline=0
 extra=""
 mirror=""
 rebuild_base=0
+if_changed=0
 while [ $# -gt 0 ]; do
   case $1 in
     --tag) tag=$2; shift 2 ;;
@@ -32,6 +37,7 @@ while [ $# -gt 0 ]; do
     --extra) extra=$2; shift 2 ;;
     --mirror) mirror=$2; shift 2 ;;
     --rebuild-base) rebuild_base=1; shift ;;
+    --if-changed) if_changed=1; shift ;;
     *) echo "build.sh: unknown option $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
@@ -40,6 +46,13 @@ DOCKER=${DOCKER:-/usr/bin/docker}
 if [ "$offline" = 1 ] && [ -z "$wheelhouse" ]; then
   echo "build.sh: --offline needs --wheelhouse DIR holding every wheel the image needs" >&2
   exit 2
+fi
+
+images_hash=$("$here/content-hash.sh" "$here")
+if [ "$if_changed" = 1 ] && [ "$("$DOCKER" image inspect --format \
+     '{{ index .Config.Labels "tre.images-hash" }}' "$tag" 2>/dev/null || true)" = "$images_hash" ]; then
+  echo "build.sh: $tag is up to date with images/ (tre.images-hash $images_hash)" >&2
+  exit 0
 fi
 
 apt_mirror() {
@@ -72,6 +85,7 @@ fi
 context=$(mktemp -d /var/tmp/tre-image.XXXXXX)
 trap 'rm -rf "$context"' EXIT
 cp -r "$here/singleuser/." "$context/"
+rm -rf "$context/tre-notebook/build" "$context"/tre-notebook/*.egg-info
 mkdir -p "$context/ca" "$context/wheelhouse"
 if [ -d "$ca_dir" ]; then
   find "$ca_dir" -maxdepth 1 -name '*.crt' -exec cp {} "$context/ca/" \;
@@ -82,6 +96,6 @@ fi
 
 "$DOCKER" build ${TRE_BUILD_QUIET:+--quiet} --force-rm --network=bridge \
   --build-arg "BASE_IMAGE=$base" --build-arg "PIP_OFFLINE=$offline" \
-  --build-arg "EXTRA_PACKAGES=$extra" \
+  --build-arg "EXTRA_PACKAGES=$extra" --label "tre.images-hash=$images_hash" \
   -t "$tag" "$context"
 "$DOCKER" image inspect --format '{{.Id}} {{.Size}}' "$tag"

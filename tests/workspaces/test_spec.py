@@ -46,7 +46,10 @@ def render(p: DataPermit, user: str = "bob", profile: Profile | None = None,
 
 
 def env(project: str, user: str, permit_id: str, **extra: str) -> tuple[tuple[str, str], ...]:
-    base = {"HOME": "/workspace", "LANG": "C.UTF-8", "PATH": "/usr/local/bin:/usr/bin:/bin",
+    base = {"HOME": "/workspace", "JUPYTER_CONFIG_DIR": "/tmp/jupyter-config",
+            "JUPYTERLAB_SETTINGS_DIR": "/workspace/.jupyter/lab/user-settings",
+            "JUPYTERLAB_WORKSPACES_DIR": "/workspace/.jupyter/lab/workspaces",
+            "LANG": "C.UTF-8", "PATH": "/usr/local/bin:/usr/bin:/bin",
             "TRE_DATA": "/data", "TRE_OUTPUTS": "/outputs", "TRE_PERMIT": permit_id,
             "TRE_PROJECT": project, "TRE_USER": user, "USER": user, **extra}
     return tuple(sorted(base.items()))
@@ -75,12 +78,14 @@ def test_researcher_gets_each_pinned_version_read_only_and_the_whole_quota() -> 
     }
 
 
-def test_lead_with_a_smaller_gpu_profile_and_a_scoped_token() -> None:
+def test_lead_with_a_smaller_gpu_profile_a_scoped_token_and_the_api() -> None:
     profile = Profile(name="gpu-small", cpus=2, memory_bytes=4 * GIB, gpus=1, pids=256,
                       tmp_bytes=8 * GIB, network=NetworkMode.HUB_ONLY)
     one = permit(project="brain-seg", id="permit-9",
                  datasets=(PinnedDataset("brain-mr", "v2"),))
-    assert render(one, "alice", profile, extra_env={"JUPYTERHUB_API_TOKEN": "scoped"}) == {
+    api = "http://127.0.0.1:8082/services/tre-api/"
+    assert render(one, "alice", profile, extra_env={"JUPYTERHUB_API_TOKEN": "scoped",
+                                                    "TRE_API_URL": api}) == {
         "name": "brain-seg-alice", "project": "brain-seg", "user": "alice", "uid": 200000,
         "gid": 200000,
         "mounts": (
@@ -93,7 +98,8 @@ def test_lead_with_a_smaller_gpu_profile_and_a_scoped_token() -> None:
         # /tmp is capped at the memory limit: tmpfs pages are charged to it anyway
         "limits": {"cpus": 2, "memory_bytes": 4 * GIB, "pids": 256, "gpus": 1,
                    "tmp_bytes": 4 * GIB},
-        "env": env("brain-seg", "alice", "permit-9", JUPYTERHUB_API_TOKEN="scoped"),
+        "env": env("brain-seg", "alice", "permit-9", JUPYTERHUB_API_TOKEN="scoped",
+                   TRE_API_URL=api),
         "workdir": "/workspace",
         "network": NetworkMode.HUB_ONLY,
         "labels": (("tre.permit", "permit-9"), ("tre.profile", "gpu-small"),
@@ -156,6 +162,11 @@ def test_root_and_system_uids_are_refused() -> None:
 def test_extra_env_cannot_override_what_tre_sets() -> None:
     with pytest.raises(InvalidInput, match="TRE_PROJECT is set by tre"):
         render(permit(), extra_env={"TRE_PROJECT": "other"})
+
+
+def test_only_hub_only_workspaces_get_the_api_url() -> None:
+    with pytest.raises(InvalidInput, match="TRE_API_URL given to a workspace with network none"):
+        render(permit(), extra_env={"TRE_API_URL": "http://127.0.0.1:8082/services/tre-api/"})
 
 
 @pytest.mark.parametrize("bad", [{"cpus": 0}, {"memory_bytes": -1}, {"gpus": -1},

@@ -23,6 +23,11 @@ DATA_ROOT = "/data"
 WORKSPACE = "/workspace"
 OUTPUTS = "/outputs"
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
+SERVER_JUPYTER_CONFIG = "/tmp/jupyter-config"  # noqa: S108 - the sandbox's own tmpfs
+"""Jupyter's user config folder in every workspace: on the sandbox's own /tmp, empty at each
+start (nothing the project wrote survives into the next server's configuration)."""
+API_URL_ENV = "TRE_API_URL"
+"""Where a notebook server reaches tre's REST API (set by the spawner, hub-only specs only)."""
 
 
 class NetworkMode(StrEnum):
@@ -190,6 +195,12 @@ def render_spec(
                         read_only=False))
     env = {
         "HOME": WORKSPACE,
+        # Jupyter reads the user's config folder at every start, and config there could switch
+        # the server's download blocking off: never the shared workspace, always a fresh folder.
+        # JupyterLab's own settings and layouts stay the user's, in the workspace.
+        "JUPYTER_CONFIG_DIR": SERVER_JUPYTER_CONFIG,
+        "JUPYTERLAB_SETTINGS_DIR": f"{WORKSPACE}/.jupyter/lab/user-settings",
+        "JUPYTERLAB_WORKSPACES_DIR": f"{WORKSPACE}/.jupyter/lab/workspaces",
         "LANG": "C.UTF-8",
         "PATH": SANDBOX_PATH,
         "TRE_DATA": DATA_ROOT,
@@ -203,6 +214,10 @@ def render_spec(
         if name in env:
             raise InvalidInput(f"environment variable {name} is set by tre: do not pass it")
         env[name] = value
+    if API_URL_ENV in env and profile.network is not NetworkMode.HUB_ONLY:
+        raise InvalidInput(f"{API_URL_ENV} given to a workspace with network "
+                           f"{profile.network.value}, which cannot reach the API: only hub-only "
+                           "servers get it")
     return WorkspaceSpec(
         name=f"{permit.project}-{user}",
         project=permit.project,

@@ -1,0 +1,1 @@
+"""What tre installs into every single-user server: download blocking and the airlock client."""
