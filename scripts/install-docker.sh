@@ -37,7 +37,8 @@ if [ -d /run/systemd/system ]; then
   $SUDO systemctl start docker
 else
   log=${TRE_DOCKERD_LOG:-/var/log/tre-dockerd.log}
-  $SUDO sh -c "nohup dockerd >>'$log' 2>&1 &"
+  # A session of its own: dockerd outlives the shell, job or test run that started it.
+  $SUDO setsid -f sh -c "exec dockerd >>'$log' 2>&1 </dev/null"
 fi
 for _ in $(seq 1 60); do
   if $SUDO "$DOCKER" info >/dev/null 2>&1; then

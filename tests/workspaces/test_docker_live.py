@@ -288,7 +288,9 @@ def test_spawner_starts_and_removes_the_rendered_container(
     # the spec's variables, plus only what the image itself sets (LANG)
     assert ours <= set(config["Env"])
     assert set(config["Env"]) - ours <= set(image_env)
-    assert config["Labels"] == {"tre.project": "lung-ai", "tre.user": "bob",
+    image_labels = client.images.get(IMAGE).attrs["Config"]["Labels"] or {}  # type: ignore[attr-defined]
+    # the spec's labels and DockerSpawner's, over the image's own (its content hash)
+    assert config["Labels"] == {**image_labels, "tre.project": "lung-ai", "tre.user": "bob",
                                 "tre.container": f"jupyter-{user}"}
     with pytest.raises(docker.errors.NotFound):
         client.containers.get(f"jupyter-{user}")  # type: ignore[attr-defined]
