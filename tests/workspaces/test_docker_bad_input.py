@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import socket
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from tornado import web
 from workspaces.sandbox_support import Publish, need_root
+from workspaces.test_docker import SPEC
 
 from factories import audit_trail, issue_permit, seed_users
 from tre.hub.context import HubContext
@@ -19,6 +22,7 @@ from tre.services.node import Node
 from tre.settings import Settings
 from tre.workspaces.config import WorkspaceSettings
 from tre.workspaces.docker import TREDockerSpawner
+from tre.workspaces.errors import SandboxUnavailable
 from tre.workspaces.uids import ProjectUids
 
 HUB = SimpleNamespace(api_url="http://172.30.0.1:8081/hub/api", base_url="/", public_host="",
@@ -78,3 +82,16 @@ def test_a_dead_dockerd_is_a_clear_audited_refusal(
         ("bob", "data.access", "lung-ct@v1", "allowed"),
         ("bob", "workspace.prepare", "lung-ai", "allowed"),
         ("bob", "workspace.deny", "lung-ai", "failed")]
+
+
+def test_more_cpus_than_the_docker_host_has_is_a_clear_refusal() -> None:
+    need_root()
+    spawner = TREDockerSpawner()
+    host_cpus = os.cpu_count() or 1
+    spec = replace(SPEC, limits=replace(SPEC.limits, cpus=host_cpus + 1))
+    with pytest.raises(SandboxUnavailable) as refused:
+        asyncio.run(spawner.check_cpus(spec))
+    assert str(refused.value) == (
+        f"lung-ai-bob may use {host_cpus + 1} CPUs but this Docker host has {host_cpus}: run it "
+        "on a bigger host, or ask the HDAB for an amended permit with a smaller compute quota")
+    asyncio.run(spawner.check_cpus(replace(SPEC, limits=replace(SPEC.limits, cpus=1))))

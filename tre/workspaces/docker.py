@@ -277,6 +277,16 @@ class TREDockerSpawner(DockerSpawner):  # type: ignore[misc]
                 "the outside: recreate it with `docker network create --internal` "
                 "(docs/deployment.md)")
 
+    async def check_cpus(self, spec: WorkspaceSpec) -> None:
+        """Refuse a quota of more CPUs than the engine's host has (dockerd would, cryptically)."""
+        info = await self.docker("info")
+        host_cpus = int(info.get("NCPU") or 0)
+        if host_cpus and spec.limits.cpus > host_cpus:
+            raise SandboxUnavailable(
+                f"{spec.name} may use {spec.limits.cpus:g} CPUs but this Docker host has "
+                f"{host_cpus}: run it on a bigger host, or ask the HDAB for an amended permit "
+                "with a smaller compute quota")
+
     def get_env(self) -> dict[str, str]:
         """The hub's variables for the server; Jupyter's runtime files go to the private /tmp.
 
@@ -292,6 +302,7 @@ class TREDockerSpawner(DockerSpawner):  # type: ignore[misc]
         self.check_config()
         spec = server_spec("TREDockerSpawner", self.workspace_spec)
         await self.check_network()
+        await self.check_cpus(spec)
         allocator = self.gpu_allocator()
         gpu_ids: tuple[str, ...] = ()
         if spec.limits.gpus:
