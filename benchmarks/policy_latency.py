@@ -2,10 +2,13 @@
 
 Usage: .venv/bin/python benchmarks/policy_latency.py [--iterations N] [--concurrency C]
 
-Rows: the embedded engine (allowed and denied input), the OPA server through
-OpaServerPolicyEngine (sync opa-python-client), through AsyncOpaServerPolicyEngine with C
-decisions in flight, and a bare httpx POST to OPA's REST API as the baseline. Prints a markdown
-table and writes JSON to benchmarks/results/.
+The query tre asks (tre.services.permits.decide_data_access): five scalars and the revision of
+the permit the engine holds as policy data, beside ``--held-permits`` other projects' permits.
+Rows: the embedded engine (allowed and denied query; and the older form with the permit inside
+the input), the OPA server through OpaServerPolicyEngine (sync opa-python-client), through
+AsyncOpaServerPolicyEngine with C decisions in flight, and a bare httpx POST of the same query
+to OPA's REST API as the baseline. Prints a markdown table and writes JSON to
+benchmarks/results/.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from tre.domain.values import Compute, Member, Period
 from tre.errors import PolicyEngineUnavailable
 from tre.policy import inputs
 from tre.policy.embedded import EmbeddedPolicyEngine
+from tre.policy.engine import PolicyEngine
 from tre.policy.opa_server import (
     AsyncOpaServerPolicyEngine,
     OpaServer,
@@ -59,10 +63,13 @@ class Row:
     throughput_per_s: float
 
 
-def access_input(user: str) -> dict[str, Any]:
-    """A realistic data_access input (3 members, 2 datasets) for ``user``."""
-    permit = DataPermit(
-        id="P-1", project="lung-screening", application="A-1", issued_by="olga",
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+
+
+def realistic_permit(project: str = "lung-screening") -> DataPermit:
+    """A permit with 3 members and 2 datasets."""
+    return DataPermit(
+        id=f"P-{project}", project=project, application="A-1", issued_by="olga",
         issued_at=VALID_FROM, decision_reason="meets the purpose", conditions=(),
         period=Period(VALID_FROM, VALID_UNTIL),
         datasets=(PinnedDataset("lung-ct", "v1"), PinnedDataset("brain-mri", "2024-06")),
@@ -70,8 +77,25 @@ def access_input(user: str) -> dict[str, Any]:
                  Member("carol", ProjectRole.OBSERVER)),
         compute=Compute(), status=PermitStatus.ACTIVE,
     )
-    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
-    return inputs.data_access_input(user, "lung-screening", "lung-ct", "v1", now, permit)
+
+
+def access_input(user: str) -> dict[str, Any]:
+    """The data_access input with the permit inside it, for ``user``."""
+    return inputs.data_access_input(user, "lung-screening", "lung-ct", "v1", NOW,
+                                    realistic_permit())
+
+
+def hold_permits(engine: PolicyEngine, others: int) -> None:
+    """Put the benchmark's permit and ``others`` more into ``engine``'s data."""
+    for n in range(others):
+        engine.put_permit(f"project-{n}", inputs.permit_data(realistic_permit(f"project-{n}")))
+    engine.put_permit("lung-screening", inputs.permit_data(realistic_permit()))
+
+
+def access_query(user: str) -> dict[str, Any]:
+    """The data_access query on the held permit, for ``user``."""
+    revision = inputs.permit_data(realistic_permit())["revision"]
+    return inputs.data_access_query(user, "lung-screening", "lung-ct", "v1", NOW, revision)
 
 
 def _row(engine: str, mode: str, samples_ns: list[int], wall_s: float) -> Row:
@@ -147,19 +171,32 @@ def main(argv: list[str] | None = None) -> int:
                         help="timed calls for each OPA server row (default 2000)")
     parser.add_argument("--warmup", type=int, default=300, help="untimed calls first")
     parser.add_argument("--concurrency", type=int, default=32, help="async calls in flight")
+    parser.add_argument("--held-permits", type=int, default=1000,
+                        help="other projects' permits held as policy data (default 1000)")
     args = parser.parse_args(argv)
     if not (0 < args.iterations <= 200_000 and 0 < args.http_iterations <= 20_000):
         parser.error("keep --iterations <= 200000 and --http-iterations <= 20000")
+    if not 0 <= args.held_permits <= 100_000:
+        parser.error("keep --held-permits <= 100000")
 
-    allowed, denied = access_input("alice"), access_input("carol")
+    allowed, denied = access_query("alice"), access_query("carol")
     rows: list[Row] = []
     embedded = EmbeddedPolicyEngine()
-    assert embedded.decide(DECISION, allowed).allow
-    assert not embedded.decide(DECISION, denied).allow
-    rows.append(measure("embedded (regorus)", "decide(), allowed input",
+    hold_permits(embedded, args.held_permits)
+    for document, allow in ((allowed, True), (denied, False), (access_input("alice"), True),
+                            (access_input("carol"), False)):
+        assert embedded.decide(DECISION, document).allow is allow
+    rows.append(measure("embedded (regorus)", "decide(), held permit, allowed",
                         lambda: embedded.decide(DECISION, allowed), args.iterations, args.warmup))
-    rows.append(measure("embedded (regorus)", "decide(), denied input (all reasons)",
+    rows.append(measure("embedded (regorus)", "decide(), held permit, denied (all reasons)",
                         lambda: embedded.decide(DECISION, denied), args.iterations, args.warmup))
+    inline_allowed, inline_denied = access_input("alice"), access_input("carol")
+    rows.append(measure("embedded (regorus)", "decide(), permit in the input, allowed",
+                        lambda: embedded.decide(DECISION, inline_allowed), args.iterations,
+                        args.warmup))
+    rows.append(measure("embedded (regorus)", "decide(), permit in the input, denied",
+                        lambda: embedded.decide(DECISION, inline_denied), args.iterations,
+                        args.warmup))
 
     opa_version = "not run"
     try:
@@ -170,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         opa_version = _opa_version(binary)
         with OpaServer(binary=binary) as server:
             sync = OpaServerPolicyEngine(server.url, timeout_s=5.0)
+            hold_permits(sync, args.held_permits)
+            assert sync.decide(DECISION, allowed).allow
             rows.append(measure("opa server", "OpaServerPolicyEngine (opa-python-client sync)",
                                 lambda: sync.decide(DECISION, allowed), args.http_iterations,
                                 args.warmup))
@@ -196,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps({
         "decision": DECISION, "when": stamp, "cpus": os.cpu_count(),
         "python": platform.python_version(), "platform": platform.platform(),
-        "opa_version": opa_version, "rows": [asdict(row) for row in rows],
+        "opa_version": opa_version, "held_permits": args.held_permits,
+        "rows": [asdict(row) for row in rows],
     }, indent=2) + "\n")
     print(f"\nwritten {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}")
     return 0

@@ -120,8 +120,24 @@ def test_updating_a_file_resets_its_reviews(node: Node, cfg: service.AirlockConf
     updated = service.update_file(node, cfg, "alice", request.id, "counts.csv")
     assert (updated.status, updated.files[0].current_reviews()) == (EgressStatus.IN_REVIEW, ())
     assert len(updated.files[0].reviews) == 1
-    with pytest.raises(InvalidStateTransition):
+    with pytest.raises(PolicyDenied, match="is in_review: only an approved or partially"):
         service.release(node, cfg, "carl", request.id)
+
+
+def test_only_an_output_checker_outside_the_project_releases(
+        node: Node, cfg: service.AirlockConfig) -> None:
+    request = service.submit(node, cfg, "alice", "lung-ai", "counts", ["counts.csv"])
+    service.review(node, "carl", request.id, "counts.csv", Verdict.APPROVE, "ok")
+    for actor, reason in (("alice", "alice needs the output_checker role to release outputs"),
+                          ("bob", "bob needs the output_checker role to release outputs")):
+        with pytest.raises(PolicyDenied, match=reason):
+            service.release(node, cfg, actor, request.id)
+    assert not (releases.releases_root(cfg.home) / request.id).exists()
+    assert service.get_request(node, request.id).status is EgressStatus.APPROVED
+    service.release(node, cfg, "carl", request.id)
+    assert _egress_events(node)[-3:] == [("alice", "airlock.release", "denied"),
+                                         ("bob", "airlock.release", "denied"),
+                                         ("carl", "airlock.release", "allowed")]
 
 
 def test_non_member_and_symlink_submissions_are_refused(node: Node,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pandas as pd
 from acro import ACRO
 
-from tre.airlock.checks.context import TableRules
-from tre.airlock.checks.tables import count_columns, flagged_cells
+from tre.airlock.checks import inspect
+from tre.airlock.checks.context import CheckContext, IdentifierSet, TableRules
+from tre.airlock.checks.sniff import Content
+from tre.airlock.checks.tables import count_columns, flagged_cells, read_table
 
 
 def test_small_and_zero_cells_match_acro() -> None:
@@ -21,7 +21,7 @@ def test_small_and_zero_cells_match_acro() -> None:
     session.crosstab(micro.site, micro.stage)
     cells = next(reversed(session.results.results.values())).sdc["cells"]
     written = pd.crosstab(micro.site, micro.stage).to_csv().encode()
-    table = pd.read_csv(io.BytesIO(written))
+    table = read_table(Content.CSV, written)
     columns = count_columns(table)
     small, zeros = flagged_cells(table, columns, TableRules())
     assert columns == ["I", "II", "III", "IV"]
@@ -30,3 +30,8 @@ def test_small_and_zero_cells_match_acro() -> None:
     assert sorted((r, columns.index(c)) for r, c in zeros) == sorted(
         tuple(c) for c in cells["PresenceOfZeroCheck"])
     assert small  # the table really has small cells to agree on
+    # The whole check, from the CSV's bytes, reports those same numbers of cells.
+    found = inspect("crosstab.csv", written,
+                    CheckContext(identifiers=IdentifierSet(frozenset(), frozenset()))).findings
+    expected = [("small-count", len(small))] + ([("disclosive-zero", len(zeros))] if zeros else [])
+    assert [(f.code, int(f.message.split()[0])) for f in found] == expected

@@ -97,11 +97,16 @@ def test_unreleased_request_cannot_be_downloaded_or_released_early(api: Api) -> 
     assert (got.status_code, got.json()["reasons"]) == (
         403, [f"request {request_id} is not released"])
     early = api.client.post(f"{REQUESTS}/{request_id}/release", headers=api.as_("carl"))
-    assert (early.status_code, early.json()["detail"]) == (
-        409, "cannot change egress request status from submitted to released")
+    assert (early.status_code, early.json()["reasons"]) == (403, [
+        f"request {request_id} is submitted: only an approved or partially approved request "
+        "is released"])
     by_author = api.client.post(f"{REQUESTS}/{request_id}/release", headers=api.as_("alice"))
-    assert (by_author.status_code, by_author.json()["detail"]) == (
-        403, f"alice needs the output_checker role to release request {request_id}")
+    assert (by_author.status_code, by_author.json()["reasons"]) == (403, [
+        "alice is a member of project lung-ai and may not release its outputs",
+        f"alice may not release their own request {request_id}",
+        "alice needs the output_checker role to release outputs",
+        f"request {request_id} is submitted: only an approved or partially approved request "
+        "is released"])
 
 
 def test_intake_refusals_are_400_with_the_reason(api: Api) -> None:

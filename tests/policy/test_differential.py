@@ -12,7 +12,15 @@ import pytest
 
 from tre.policy.bundle import default_policies_dir, load_bundle
 from tre.policy.decisions import DECISIONS
-from tre.policy.embedded import EmbeddedPolicyEngine, compile_engine, rule_path
+from tre.policy.embedded import (
+    EmbeddedPolicyEngine,
+    compile_engine,
+    compile_program,
+    fast_allow,
+    program_vm,
+    rule_path,
+)
+from tre.policy.inputs import permit_revision
 from tre.policy.opa_server import OpaServerPolicyEngine
 
 SEED = 20261122
@@ -280,6 +288,19 @@ def egress_download_cases(rng: random.Random) -> Iterator[dict[str, Any]]:
         })
 
 
+def egress_release_cases(rng: random.Random) -> Iterator[dict[str, Any]]:
+    yield {}
+    for _ in range(CASES_PER_DECISION):
+        status = rng.choice(["approved", "partially_approved", rng.choice(REQUEST_STATUSES)])
+        base = {"actor": _egress_actor(rng), "request": _egress_request(rng, status)}
+        yield _mutate(rng, base, {
+            "actor.name": ["alice", "bob", "carol", "carl", "rita"],
+            "actor.roles": [["output_checker"], ["researcher"], ["output_checker", "researcher"],
+                            "output_checker", [None, "output_checker"]],
+            **REQUEST_CHOICES,
+        })
+
+
 GENERATORS: dict[str, Callable[[random.Random], Iterator[dict[str, Any]]]] = {
     "data_access": data_access_cases,
     "application_submit": lambda rng: application_cases(rng, "alice", "researcher"),
@@ -290,6 +311,7 @@ GENERATORS: dict[str, Callable[[random.Random], Iterator[dict[str, Any]]]] = {
     "egress_review": egress_review_cases,
     "egress_approval": egress_approval_cases,
     "egress_download": egress_download_cases,
+    "egress_release": egress_release_cases,
 }
 
 
@@ -368,6 +390,11 @@ EGRESS_REASONS = {
         " is a member of project", "is not a member of project", "is not released",
         "input.user is missing or not a string", "input.request.members is missing",
     ],
+    "egress_release": [
+        "may release request", "needs the output_checker role", "may not release their own",
+        "may not release its outputs", "only an approved or partially approved request",
+        "input.request.members is missing",
+    ],
 }
 
 
@@ -377,3 +404,64 @@ def test_generated_inputs_reach_every_egress_reason(
     reasons = {reason for document in cases(name)
                for reason in embedded_engine.decide(name, document).reasons}
     assert [text for text in EGRESS_REASONS[name] if not any(text in r for r in reasons)] == []
+
+
+def held_permit_cases() -> Iterator[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]]:
+    """(project, held permit, query naming its revision, the same request with the permit
+    inline) for every generated data_access input that carries a permit object."""
+    for document in cases("data_access"):
+        permit = document.get("permit")
+        project = document.get("project")
+        if not isinstance(permit, dict) or project not in ("lung-screening", "brain-study"):
+            continue
+        held = {**permit, "revision": permit_revision(permit)}
+        query = {k: v for k, v in document.items() if k != "permit"}
+        yield project, held, {**query, "permit_revision": held["revision"]}, document
+
+
+@pytest.mark.opa
+def test_engines_agree_on_permits_held_as_data(embedded_engine: EmbeddedPolicyEngine,
+                                               opa_engine: OpaServerPolicyEngine) -> None:
+    mismatches = []
+    outcomes = set()
+    for project, held, query, inline in held_permit_cases():
+        embedded_engine.put_permit(project, held)
+        opa_engine.put_permit(project, held)
+        embedded = embedded_engine.decide("data_access", query)
+        server = opa_engine.decide("data_access", query)
+        outcomes.add(embedded.allow)
+        # The held copy is judged exactly as the same permit given in the input.
+        if embedded != server or embedded != embedded_engine.decide("data_access", inline):
+            mismatches.append((json.dumps(query), embedded, server))
+    assert mismatches[:3] == []
+    assert outcomes == {True, False}
+
+
+def test_held_permit_at_another_revision_never_allows(
+        embedded_engine: EmbeddedPolicyEngine) -> None:
+    allowed = []
+    for project, held, query, _inline in held_permit_cases():
+        embedded_engine.put_permit(project, held)
+        stale = {**query, "permit_revision": "0" * 32}
+        if embedded_engine.decide("data_access", stale).allow:
+            allowed.append(json.dumps(stale))
+    assert allowed[:3] == []
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_bytecode_vm_allows_exactly_when_the_interpreter_does(name: str) -> None:
+    policies = default_policies_dir()
+    bundle = load_bundle(policies)
+    interpreter = compile_engine(bundle, policies)
+    program = compile_program(bundle)
+    assert program is not None
+    vm = program_vm(program)
+    rule = rule_path(DECISIONS[name])
+    differ = []
+    for document in cases(name):
+        interpreter.set_input(document)
+        expected = json.loads(interpreter.eval_rule_as_json(rule))
+        fast = fast_allow(vm, rule, json.dumps(document))
+        if fast != (expected if expected["allow"] else None):
+            differ.append((json.dumps(document), expected, fast))
+    assert differ[:3] == []

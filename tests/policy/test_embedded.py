@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from policy.policy_cases import NOW, VALID_FROM, VALID_UNTIL, access, actor, application, permit
@@ -18,6 +20,7 @@ from tre.policy import inputs
 from tre.policy.bundle import default_policies_dir, load_bundle, policy_paths
 from tre.policy.decisions import DECISIONS, Decision
 from tre.policy.embedded import EmbeddedPolicyEngine, compile_engine
+from tre.policy.engine import PolicyEngine
 from tre.policy.factory import build_engine
 from tre.policy.opa_server import OpaServerPolicyEngine
 
@@ -154,6 +157,71 @@ def test_decisions_from_many_threads_agree(embedded_engine: EmbeddedPolicyEngine
     assert all(result == want for result in results)
 
 
+def test_tre_policies_compile_to_bytecode(embedded_engine: EmbeddedPolicyEngine) -> None:
+    assert embedded_engine.compiled
+
+
+def _query(held: dict[str, object], user: str = "alice") -> dict[str, object]:
+    return inputs.data_access_query(user, "lung-screening", "lung-ct", "v1", NOW,
+                                    str(held["revision"]))
+
+
+def _stale(revision: object) -> Decision:
+    return _denied("data_access", "policy data holds no permit of project lung-screening at "
+                   f"revision {revision} (stale engine data)")
+
+
+def test_held_permits_reach_every_thread_and_a_stale_one_denies() -> None:
+    engine = EmbeddedPolicyEngine()
+    active = inputs.permit_data(permit())
+    suspended = inputs.permit_data(permit(status=PermitStatus.SUSPENDED))
+    granted = _allowed("data_access", "permit P-1 grants alice lung-ct@v1 in project "
+                       "lung-screening")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        def ask(query: dict[str, object]) -> Decision:
+            return pool.submit(engine.decide, "data_access", query).result()
+
+        assert ask(_query(active)) == _stale(active["revision"])  # the thread's engines exist
+        engine.put_permit("lung-screening", active)
+        assert (ask(_query(active)), engine.decide("data_access", _query(active))) == (
+            granted, granted)
+        engine.put_permit("lung-screening", suspended)
+        assert ask(_query(active)) == _stale(active["revision"])
+        assert ask(_query(suspended)) == _denied("data_access", "permit P-1 is suspended")
+        assert ask(inputs.data_access_query("alice", "lung-screening", "lung-ct", "v1", NOW,
+                                            None)) == _denied(
+            "data_access", "no permit for project lung-screening")
+
+
+def test_held_permit_decides_like_the_permit_in_the_input(
+        embedded_engine: EmbeddedPolicyEngine) -> None:
+    held = inputs.permit_data(permit())
+    embedded_engine.put_permit("lung-screening", held)
+    for user in ("alice", "bob", "carol", "mallory"):
+        assert embedded_engine.decide("data_access", _query(held, user)) == \
+            embedded_engine.decide("data_access", access(user))
+
+
+def test_a_permit_revision_names_its_content() -> None:
+    assert inputs.permit_data(permit())["revision"] == inputs.permit_data(permit())["revision"]
+    assert inputs.permit_data(permit())["revision"] != \
+        inputs.permit_data(permit(status=PermitStatus.SUSPENDED))["revision"]
+
+
+def test_engine_without_data_never_allows_a_held_permit(tmp_path: Path) -> None:
+    class StatelessEngine(PolicyEngine):
+        def _evaluate(self, package: str, input: Mapping[str, Any]) -> Any:
+            return EmbeddedPolicyEngine._evaluate(stateless, package, input)
+
+    stateless = EmbeddedPolicyEngine()
+    held = inputs.permit_data(permit())
+    engine = StatelessEngine()
+    engine.put_permit("lung-screening", held)  # cannot be stored: not raised, not held
+    assert engine.decide("data_access", _query(held)) == _stale(held["revision"])
+    with pytest.raises(InvalidInput, match="invalid project id 'a/b'"):
+        engine.put_permit("a/b", held)
+
+
 def test_unknown_decision_raises(embedded_engine: EmbeddedPolicyEngine) -> None:
     with pytest.raises(InvalidInput, match="unknown decision 'data_acess': use one of"):
         embedded_engine.decide("data_acess", access())
@@ -220,8 +288,9 @@ def test_bundle_without_a_decision_is_refused(tmp_path: Path) -> None:
 
 def test_bundle_skips_rego_tests() -> None:
     names = [path.name for path in policy_paths(default_policies_dir())]
-    assert names == ["approval.rego", "download.rego", "review.rego", "submit.rego",
-                     "decide.rego", "submit.rego", "withdraw.rego", "access.rego", "change.rego"]
+    assert names == ["approval.rego", "download.rego", "release.rego", "review.rego",
+                     "submit.rego", "decide.rego", "submit.rego", "withdraw.rego", "access.rego",
+                     "change.rego"]
 
 
 def test_factory_builds_each_kind() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -10,8 +12,10 @@ from factories import Clock, audit_trail, issue_permit, seed_dataset, seed_users
 from tre.domain.permits import PermitStatus
 from tre.domain.values import Member, Period
 from tre.errors import InvalidStateTransition, PolicyDenied
+from tre.policy.embedded import EmbeddedPolicyEngine
 from tre.services import applications, permits
 from tre.services.node import Node
+from tre.settings import Settings
 
 
 @pytest.fixture
@@ -110,3 +114,40 @@ def test_amendment_cannot_extend_a_revoked_permit(world: Node) -> None:
     with pytest.raises(Exception, match="cannot be amended"):
         applications.approve(world, "oscar", amendment.id, applications.Approval("fine"))
     assert permits.get_permit(world, permit.id).status is PermitStatus.REVOKED
+
+
+class FrozenDataEngine(EmbeddedPolicyEngine):
+    """An engine whose policy data never changes after the first permit (a stale engine)."""
+
+    stored = False
+
+    def _store_permit(self, project: str, permit: Mapping[str, Any]) -> None:
+        if not self.stored:
+            super()._store_permit(project, permit)
+            self.stored = True
+
+
+def test_a_node_never_allows_on_an_older_copy_of_a_permit(world: Node, settings: Settings,
+                                                          clock: Clock) -> None:
+    permit = issue_permit(world)
+    hub = Node(db=world.db, policy=FrozenDataEngine(settings.policies_dir),
+               checkpoints=world.checkpoints, clock=clock)
+    assert _access(hub)
+    permits.change_status(world, "olga", permit.id, "suspend", "audit finding")
+    decision = permits.check_data_access(hub, "bob", "lung-ai", "lung-ct", "v1")
+    assert not decision.allow
+    assert decision.reasons[0].startswith(
+        "policy data holds no permit of project lung-ai at revision ")
+    assert decision.reasons[0].endswith(" (stale engine data)")
+
+
+def test_another_node_sees_each_permit_change(world: Node, settings: Settings,
+                                              clock: Clock) -> None:
+    permit = issue_permit(world)
+    hub = Node(db=world.db, policy=EmbeddedPolicyEngine(settings.policies_dir),
+               checkpoints=world.checkpoints, clock=clock)
+    seen = [_access(hub)]
+    for action in ("suspend", "reinstate", "revoke"):
+        permits.change_status(world, "olga", permit.id, action, "audit finding")
+        seen.append(_access(hub))
+    assert seen == [True, False, True, False]

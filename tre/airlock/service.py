@@ -295,38 +295,59 @@ def review(node: Node, actor: str, request_id: str, name: str, verdict: Verdict,
 
 
 def release(node: Node, cfg: AirlockConfig, actor: str, request_id: str) -> Path:
-    """Copy the approved files of a decided request to its signed release folder."""
+    """Copy the approved files of a decided request to its signed release folder.
+
+    Policy ``egress_release`` decides who may (an output checker outside the project); a deny
+    is audited and nothing is copied.
+    """
     trace = audit.new_request_id()
     with node.unit_of_work() as session:
-        now = node.clock()
         request = egress_store.get(session, request_id)
         permit = permit_store.get(session, request.permit)
-        moved = request.moved_to(EgressStatus.RELEASED)
-        decided = outcomes(node, request, permit)
-        approved = [f for f in request.files if decided[f.name][0] is FileOutcome.APPROVED]
-        manifest = {
-            "request": request.id, "project": request.project, "permit": permit.id,
-            "datasets": [str(d) for d in permit.datasets], "author": request.author,
-            "justification": request.justification,
-            "submitted_at": releases.stamp(request.created_at),
-            "released_at": releases.stamp(now), "released_by": actor,
-            "files": [{"name": f.name, "sha256": f.sha256, "size": f.size,
-                       "kind": f.kind.value,
-                       "reviewers": [{"reviewer": r.reviewer, "verdict": r.verdict.value,
-                                      "comment": r.comment, "time": releases.stamp(r.time)}
-                                     for r in f.current_reviews()]}
-                      for f in approved],
-            "withheld": sorted(f.name for f in request.files if f not in approved),
-        }
-        folder = releases.write_release(
-            cfg.home, cfg.keys_dir, request.id,
-            {f.name: cfg.blob(request.id, f.sha256) for f in approved}, manifest)
-        egress_store.save_status(session, replace(moved, released_at=now), now)
-        audit.record(session, time=now, actor=actor, action="airlock.release",
-                     object_type="egress_request", object_id=request_id, outcome="allowed",
-                     request_id=trace,
-                     details={"files": {f.name: f.sha256 for f in approved},
-                              "withheld": manifest["withheld"], "path": str(folder)})
+        decision = node.authorise(
+            session, decision="egress_release",
+            input={"actor": _actor(session, actor),
+                   "request": _request_input(request, permit)},
+            actor=actor, action="airlock.release", object_type="egress_request",
+            object_id=request_id, request_id=trace)
+        if decision.allow:
+            folder = _publish_release(node, cfg, session, actor, request, permit, decision,
+                                      trace)
+    if not decision.allow:
+        raise refusal(decision)
+    return folder
+
+
+def _publish_release(node: Node, cfg: AirlockConfig, session: Session, actor: str,
+                     request: EgressRequest, permit: DataPermit, decision: Decision,
+                     trace: str) -> Path:
+    now = node.clock()
+    moved = request.moved_to(EgressStatus.RELEASED)
+    decided = outcomes(node, request, permit)
+    approved = [f for f in request.files if decided[f.name][0] is FileOutcome.APPROVED]
+    manifest = {
+        "request": request.id, "project": request.project, "permit": permit.id,
+        "datasets": [str(d) for d in permit.datasets], "author": request.author,
+        "justification": request.justification,
+        "submitted_at": releases.stamp(request.created_at),
+        "released_at": releases.stamp(now), "released_by": actor,
+        "files": [{"name": f.name, "sha256": f.sha256, "size": f.size,
+                   "kind": f.kind.value,
+                   "reviewers": [{"reviewer": r.reviewer, "verdict": r.verdict.value,
+                                  "comment": r.comment, "time": releases.stamp(r.time)}
+                                 for r in f.current_reviews()]}
+                  for f in approved],
+        "withheld": sorted(f.name for f in request.files if f not in approved),
+    }
+    folder = releases.write_release(
+        cfg.home, cfg.keys_dir, request.id,
+        {f.name: cfg.blob(request.id, f.sha256) for f in approved}, manifest)
+    egress_store.save_status(session, replace(moved, released_at=now), now)
+    audit.record(session, time=now, actor=actor, action="airlock.release",
+                 object_type="egress_request", object_id=request.id, outcome="allowed",
+                 request_id=trace, decision=decision,
+                 details={"files": {f.name: f.sha256 for f in approved},
+                          "withheld": manifest["withheld"], "path": str(folder)})
     return folder
 
 

@@ -1,8 +1,8 @@
 """Who may see and release egress requests through the API (router dependencies).
 
-Submitting, reviewing and downloading are decided by policy inside the airlock services; reading
-requests and releasing them are not, so the API keeps them to: members of the request's project,
-output checkers and HDAB officers (read); output checkers outside the project (release).
+Submitting, reviewing, releasing and downloading are decided by policy inside the airlock
+services; reading requests is not, so the API keeps it to members of the request's project,
+output checkers and HDAB officers.
 """
 
 from __future__ import annotations
@@ -74,17 +74,3 @@ def readable_request(request_id: str, api: State, who: Seeing) -> EgressRequest:
 
 
 Readable = Annotated[EgressRequest, Depends(readable_request)]
-
-
-def releasable_request(request: Readable, who: Seeing) -> EgressRequest:
-    """Dependency: the request in the path, if the caller may release it (else 403)."""
-    if Role.OUTPUT_CHECKER not in who.roles:
-        raise Forbidden(f"{who.name} needs the output_checker role to release request "
-                        f"{request.id}")
-    if request.project in who.projects:
-        raise Forbidden(f"{who.name} is a member of project {request.project} and may not "
-                        f"release its outputs: another output checker releases {request.id}")
-    return request
-
-
-Releasable = Annotated[EgressRequest, Depends(releasable_request)]

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 
 from tre.airlock import release as releases
 from tre.airlock import service
-from tre.api.access import Readable, Releasable, Seeing
+from tre.api.access import Readable, Seeing
 from tre.api.deps import State
 from tre.api.errors import Forbidden
 from tre.api.schemas import EgressRequestOut, ErrorOut, ReleaseOut, ReviewBody, SubmitBody
@@ -66,7 +66,7 @@ async def review(request_id: str, name: str, body: ReviewBody, api: State,
 
 
 @router.post("/{request_id}/release", summary="Release the approved files, signed")
-async def release(request: Releasable, api: State, who: Seeing) -> ReleaseOut:
+async def release(request: Readable, api: State, who: Seeing) -> ReleaseOut:
     """Copy the approved files of a decided request to its signed release."""
     folder = await api.run(service.release, api.node, api.settings.airlock, who.name,
                            request.id)

@@ -17,7 +17,9 @@ from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.orm import Session
 
 from tre.audit.chain import AuditEvent, canonical_json, event_hash
+from tre.db.prepared import Prepared
 from tre.db.schema import AuditEventRow, AuditHeadRow, Base
+from tre.errors import StorageError
 from tre.policy.decisions import Decision
 
 _HEAD_KEY = "tre.audit.head"
@@ -26,13 +28,12 @@ _PENDING_KEY = "tre.audit.pending"
 
 _EVENTS = Base.metadata.tables[AuditEventRow.__tablename__]
 _HEAD = Base.metadata.tables[AuditHeadRow.__tablename__]
-# Built once: Core statements on the tables skip the ORM's bulk machinery and hit the
-# compiled-statement cache every time.
-_LOCK_HEAD = (select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)
-              .with_for_update())  # PostgreSQL: a row lock; SQLite: BEGIN IMMEDIATE has it all
-_INSERT_EVENTS = insert(_EVENTS)
-_MOVE_HEAD = (update(_HEAD).where(_HEAD.c.id == 1)
-              .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))
+# Run by every transaction that writes: compiled once, run on the driver (tre.db.prepared).
+_LOCK_HEAD = Prepared(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)
+                      .with_for_update())  # PostgreSQL: a row lock; SQLite: BEGIN IMMEDIATE
+_INSERT_EVENTS = Prepared(insert(_EVENTS), columns=_EVENTS.c.keys())
+_MOVE_HEAD = Prepared(update(_HEAD).where(_HEAD.c.id == 1)
+                      .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))
 _NO_DECISION = canonical_json(None)
 _NO_DETAILS = canonical_json({})
 
@@ -59,7 +60,9 @@ def record(
     """
     head = session.info.get(_HEAD_KEY)
     if head is None:
-        row = session.execute(_LOCK_HEAD).one()
+        row = _LOCK_HEAD.first(session)
+        if row is None:
+            raise StorageError("the audit head row is missing: run `tre init`")
         head = (int(row.seq), str(row.hash))
         session.info[_START_KEY] = head[0]
         session.info[_PENDING_KEY] = []
@@ -89,9 +92,9 @@ def _write_pending(session: Session) -> None:
     """Write the transaction's events and move the head, just before it commits."""
     pending = session.info.get(_PENDING_KEY)
     if pending:
-        session.execute(_INSERT_EVENTS, pending)
+        _INSERT_EVENTS.execute_many(session, pending)
         seq, digest = session.info[_HEAD_KEY]
-        session.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})
+        _MOVE_HEAD.execute(session, {"new_seq": seq, "new_hash": digest})
         pending.clear()
 
 

@@ -16,6 +16,7 @@ from tre.db.codec import (
     refs_from_json,
     refs_to_json,
 )
+from tre.db.prepared import Prepared
 from tre.db.schema import ApplicationRow
 from tre.domain.applications import (
     ApplicationKind,
@@ -27,13 +28,14 @@ from tre.domain.values import Period
 from tre.errors import NotFound
 
 _TABLE = cast(Table, ApplicationRow.__table__)
-# Statements built once: building them per call (coercion, cache keys) cost more than SQLite.
-_INSERT = insert(_TABLE)
-_SAVE = (update(_TABLE).where(_TABLE.c.id == bindparam("app_id"))
-         .values(status=bindparam("b_status"), decided_by=bindparam("b_decided_by"),
-                 decision_reason=bindparam("b_reason"), conditions=bindparam("b_conditions"),
-                 updated_at=bindparam("b_updated_at")))
-_GET = select(_TABLE).where(_TABLE.c.id == bindparam("app_id"))
+# Every request runs these: compiled once, run on the driver (tre.db.prepared).
+_INSERT = Prepared(insert(_TABLE), columns=_TABLE.c.keys())
+_SAVE = Prepared(update(_TABLE).where(_TABLE.c.id == bindparam("app_id"))
+                 .values(status=bindparam("b_status"), decided_by=bindparam("b_decided_by"),
+                         decision_reason=bindparam("b_reason"),
+                         conditions=bindparam("b_conditions"),
+                         updated_at=bindparam("b_updated_at")))
+_GET = Prepared(select(_TABLE).where(_TABLE.c.id == bindparam("app_id")))
 
 
 def _to_domain(row: Any) -> DataAccessApplication:
@@ -51,7 +53,7 @@ def _to_domain(row: Any) -> DataAccessApplication:
 
 def add(session: Session, app: DataAccessApplication, now: datetime) -> None:
     """Insert a new application."""
-    session.execute(_INSERT, dict(
+    _INSERT.execute(session, dict(
         id=app.id, project=app.project, kind=app.kind.value, amends_permit=app.amends_permit,
         title=app.title, purpose=app.purpose.value, description=app.description,
         applicant=app.applicant, organisation=app.organisation,
@@ -65,17 +67,17 @@ def add(session: Session, app: DataAccessApplication, now: datetime) -> None:
 
 def save(session: Session, app: DataAccessApplication, now: datetime) -> None:
     """Write the mutable fields (status and decision) of an existing application."""
-    done = session.connection().execute(_SAVE, {
+    done = _SAVE.execute(session, {
         "app_id": app.id, "b_status": app.status.value, "b_decided_by": app.decided_by,
         "b_reason": app.decision_reason, "b_conditions": list(app.conditions),
         "b_updated_at": now})
-    if done.rowcount != 1:
+    if done != 1:
         raise NotFound(f"no application {app.id}")
 
 
 def get(session: Session, app_id: str) -> DataAccessApplication:
     """The application ``app_id``, or NotFound saying how to list them."""
-    row = session.execute(_GET, {"app_id": app_id}).first()
+    row = _GET.first(session, {"app_id": app_id})
     if row is None:
         raise NotFound(f"no application {app_id!r}: `tre permits list --applications` lists them")
     return _to_domain(row)
@@ -96,10 +98,12 @@ def list_all(
 OPEN = (ApplicationStatus.DRAFT, ApplicationStatus.SUBMITTED, ApplicationStatus.UNDER_REVIEW)
 
 
-_OPEN_FOR_PROJECT = select(_TABLE.c.id).where(
-    _TABLE.c.project == bindparam("project"), _TABLE.c.status.in_([s.value for s in OPEN]))
+_OPEN_FOR_PROJECT = Prepared(select(_TABLE.c.id).where(
+    _TABLE.c.project == bindparam("project"),
+    _TABLE.c.status.in_([bindparam(f"open_{s.value}") for s in OPEN])))
+_OPEN = {f"open_{s.value}": s.value for s in OPEN}
 
 
 def open_for_project(session: Session, project: str) -> list[str]:
     """Ids of applications for ``project`` not yet decided or withdrawn."""
-    return list(session.scalars(_OPEN_FOR_PROJECT, {"project": project}))
+    return [row.id for row in _OPEN_FOR_PROJECT.rows(session, {"project": project, **_OPEN})]

@@ -89,6 +89,9 @@ class Database:
         self.read_engine = self.engine.execution_options(**{READ_ONLY: True})
         """The same pool, for reads: deferred transactions on SQLite."""
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        dbapi = self.engine.dialect.loaded_dbapi
+        self._driver_errors: type[Exception] = dbapi.Error
+        self._driver_operational_errors: type[Exception] = dbapi.OperationalError
 
     @property
     def display_url(self) -> str:
@@ -150,6 +153,10 @@ class Database:
         except OperationalError as exc:
             raise StorageError(describe_operational_error(self.display_url, exc)) from exc
         except SQLAlchemyError as exc:
+            raise StorageError(f"database error on {self.display_url}: {exc}") from exc
+        except self._driver_errors as exc:  # statements run on the driver (tre.db.prepared)
+            if isinstance(exc, self._driver_operational_errors):
+                raise StorageError(describe_operational_error(self.display_url, exc)) from exc
             raise StorageError(f"database error on {self.display_url}: {exc}") from exc
 
     def dispose(self) -> None:

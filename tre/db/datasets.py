@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from tre.db.prepared import Prepared
 from tre.db.schema import DatasetRow, DatasetVersionRow
 from tre.domain.permits import PinnedDataset
 from tre.domain.values import DatasetRef
@@ -62,14 +63,14 @@ def get(session: Session, dataset_id: str) -> Dataset:
                    row.created_at)
 
 
-_VERSIONS = (select(DatasetVersionRow.__table__)
-             .where(DatasetVersionRow.dataset == bindparam("dataset_id"))
-             .order_by(DatasetVersionRow.created_at.desc(), DatasetVersionRow.version))
+_VERSIONS = Prepared(select(DatasetVersionRow.__table__)
+                     .where(DatasetVersionRow.dataset == bindparam("dataset_id"))
+                     .order_by(DatasetVersionRow.created_at.desc(), DatasetVersionRow.version))
 
 
 def versions(session: Session, dataset_id: str) -> list[DatasetVersion]:
     """Published versions of a dataset, newest first."""
-    rows = session.execute(_VERSIONS, {"dataset_id": dataset_id})
+    rows = _VERSIONS.rows(session, {"dataset_id": dataset_id})
     return [DatasetVersion(r.dataset, r.version, r.path, r.created_at) for r in rows]
 
 

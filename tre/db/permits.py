@@ -16,16 +16,23 @@ from tre.db.codec import (
     pinned_from_json,
     refs_to_json,
 )
+from tre.db.prepared import Prepared
 from tre.db.schema import PermitRow
 from tre.domain.permits import DataPermit, EgressProfile, PermitStatus
 from tre.domain.values import Period
 from tre.errors import NotFound
 
 _TABLE = cast(Table, PermitRow.__table__)
-# Statements built once (see tre.db.applications).
-_INSERT = insert(_TABLE)
-_GET = select(_TABLE).where(_TABLE.c.id == bindparam("permit_id"))
-_FOR_PROJECT = select(_TABLE).where(_TABLE.c.project == bindparam("project"))
+# Statements compiled once, run on the driver (see tre.db.applications).
+_INSERT = Prepared(insert(_TABLE), columns=_TABLE.c.keys())
+_GET = Prepared(select(_TABLE).where(_TABLE.c.id == bindparam("permit_id")))
+_FOR_PROJECT = Prepared(select(_TABLE).where(_TABLE.c.project == bindparam("project")))
+_SAVE = Prepared(
+    update(_TABLE).where(_TABLE.c.id == bindparam("permit_id"))
+    .values(status=bindparam("b_status"), status_reason=bindparam("b_status_reason"),
+            members=bindparam("b_members"), valid_from=bindparam("b_valid_from"),
+            valid_until=bindparam("b_valid_until"), compute=bindparam("b_compute"),
+            updated_at=bindparam("b_updated_at")))
 
 
 def _to_domain(row: Any) -> DataPermit:
@@ -41,7 +48,7 @@ def _to_domain(row: Any) -> DataPermit:
 
 def add(session: Session, permit: DataPermit, now: datetime) -> None:
     """Insert a newly issued permit."""
-    session.execute(_INSERT, dict(
+    _INSERT.execute(session, dict(
         id=permit.id, project=permit.project, application=permit.application,
         issued_by=permit.issued_by, issued_at=permit.issued_at,
         decision_reason=permit.decision_reason, conditions=list(permit.conditions),
@@ -54,19 +61,18 @@ def add(session: Session, permit: DataPermit, now: datetime) -> None:
 
 def save(session: Session, permit: DataPermit, now: datetime) -> None:
     """Write the mutable fields (status, members, period, compute) of a permit."""
-    done = session.execute(
-        update(_TABLE).where(_TABLE.c.id == permit.id)
-        .values(status=permit.status.value, status_reason=permit.status_reason,
-                members=members_to_json(permit.members), valid_from=permit.period.start,
-                valid_until=permit.period.end, compute=compute_to_json(permit.compute),
-                updated_at=now))
-    if done.rowcount != 1:  # type: ignore[attr-defined]
+    done = _SAVE.execute(session, {
+        "permit_id": permit.id, "b_status": permit.status.value,
+        "b_status_reason": permit.status_reason, "b_members": members_to_json(permit.members),
+        "b_valid_from": permit.period.start, "b_valid_until": permit.period.end,
+        "b_compute": compute_to_json(permit.compute), "b_updated_at": now})
+    if done != 1:
         raise NotFound(f"no permit {permit.id}")
 
 
 def get(session: Session, permit_id: str) -> DataPermit:
     """The permit ``permit_id``, or NotFound saying how to list them."""
-    row = session.execute(_GET, {"permit_id": permit_id}).first()
+    row = _GET.first(session, {"permit_id": permit_id})
     if row is None:
         raise NotFound(f"no permit {permit_id!r}: `tre permits list` lists them")
     return _to_domain(row)
@@ -74,7 +80,7 @@ def get(session: Session, permit_id: str) -> DataPermit:
 
 def for_project(session: Session, project: str) -> DataPermit | None:
     """The permit of ``project``, if one was issued."""
-    row = session.execute(_FOR_PROJECT, {"project": project}).first()
+    row = _FOR_PROJECT.first(session, {"project": project})
     return None if row is None else _to_domain(row)
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
+from tre.db.prepared import Prepared
 from tre.db.schema import UserRoleRow, UserRow
 from tre.domain.roles import Role
 from tre.errors import InvalidInput, NotFound
@@ -41,15 +43,18 @@ def grant(session: Session, name: str, roles: frozenset[Role]) -> User:
     return get(session, name)
 
 
-_GET = (select(UserRow.name, UserRow.display_name, UserRoleRow.role)
-        .outerjoin(UserRoleRow, UserRoleRow.user == UserRow.name)
-        .where(UserRow.name == bindparam("name")))
-_KNOWN = select(UserRow.name).where(UserRow.name.in_(bindparam("names", expanding=True)))
+_USERS = cast(Table, UserRow.__table__)
+_ROLES = cast(Table, UserRoleRow.__table__)
+# Looked up on every request: compiled once, run on the driver (tre.db.prepared).
+_GET = Prepared(select(_USERS.c.name, _USERS.c.display_name, _ROLES.c.role)
+                .outerjoin(_ROLES, _ROLES.c.user == _USERS.c.name)
+                .where(_USERS.c.name == bindparam("name")))
+_KNOWN = Prepared(select(_USERS.c.name).where(_USERS.c.name == bindparam("name")))
 
 
 def get(session: Session, name: str) -> User:
     """The user ``name``, or NotFound saying how to add them (one query: user and roles)."""
-    rows = session.execute(_GET, {"name": name}).all()
+    rows = _GET.rows(session, {"name": name})
     if not rows:
         raise NotFound(f"unknown user {name!r}: add them with `tre users add {name} --role ROLE`")
     return User(rows[0].name, rows[0].display_name,
@@ -58,8 +63,9 @@ def get(session: Session, name: str) -> User:
 
 def missing(session: Session, names: set[str]) -> list[str]:
     """The names in ``names`` that are not users, sorted."""
-    found = set(session.scalars(_KNOWN, {"names": sorted(names)}))
-    return sorted(names - found)
+    # One prepared lookup a name: applications name a few people, and an IN list of varying
+    # length cannot be compiled once.
+    return sorted(name for name in names if _KNOWN.first(session, {"name": name}) is None)
 
 
 def list_all(session: Session) -> list[User]:

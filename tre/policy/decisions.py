@@ -16,6 +16,7 @@ DECISIONS: dict[str, str] = {
     "egress_review": "tre/airlock/review",
     "egress_approval": "tre/airlock/approval",
     "egress_download": "tre/airlock/download",
+    "egress_release": "tre/airlock/release",
 }
 """Decision name -> Rego package path; each package defines ``decision``."""
 

@@ -6,7 +6,8 @@ import abc
 from collections.abc import Mapping
 from typing import Any
 
-from tre.errors import InvalidInput
+from tre.domain.values import check_slug
+from tre.errors import InvalidInput, PolicyEngineUnavailable
 from tre.policy.decisions import DECISIONS, Decision, deny, from_result
 
 
@@ -18,6 +19,36 @@ class PolicyEngine(abc.ABC):
     """
 
     name: str = "engine"
+
+    def __init__(self) -> None:
+        self._held: dict[str, str] = {}  # project -> revision of the permit stored as data
+
+    def put_permit(self, project: str, permit: Mapping[str, Any]) -> None:
+        """Hold ``permit`` (:func:`tre.policy.inputs.permit_data`) as ``data.permits[project]``.
+
+        The one way permits reach an engine's data; nothing happens when that revision is held
+        already. A failure to store is not raised: the decision naming the revision then
+        denies as stale, so no answer is ever given on data the engine does not hold.
+        ``project`` must be a project id (a slug: it is a path in OPA's data API).
+        """
+        check_slug("project", project)
+        revision = str(permit["revision"])
+        if self._held.get(project) == revision:
+            return
+        try:
+            self._store_permit(project, permit)
+        except Exception:  # fail closed: the next decision on this permit denies (stale)
+            self._held.pop(project, None)
+            return
+        self._held[project] = revision
+
+    def forget_permit(self, project: str) -> None:
+        """Forget which revision of ``project``'s permit was stored (the next put stores it)."""
+        self._held.pop(project, None)
+
+    def _store_permit(self, project: str, permit: Mapping[str, Any]) -> None:
+        """Store ``permit`` as ``data.permits[project]``; engines that hold data override."""
+        raise PolicyEngineUnavailable(f"policy engine {self.name} holds no permit data")
 
     def decide(self, decision: str, input: Mapping[str, Any]) -> Decision:
         """Evaluate ``decision`` on ``input``; errors, timeouts and undefined are denies."""

@@ -6,6 +6,8 @@ Unix seconds (numbers), so every engine compares them the same way.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -54,6 +56,23 @@ def permit_input(permit: DataPermit) -> dict[str, Any]:
     }
 
 
+def permit_revision(document: dict[str, Any]) -> str:
+    """A digest of a permit document: equal revisions mean equal permits, in any process."""
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def permit_data(permit: DataPermit) -> dict[str, Any]:
+    """The permit as engines hold it in ``data.permits[<project>]``: its input plus revision."""
+    document = permit_input(permit)
+    document["revision"] = permit_revision(document)
+    return document
+
+
+STALE_DATA = "(stale engine data)"
+"""Ends the ``data_access`` deny reason given when the engine holds another revision."""
+
+
 def submit_input(actor: dict[str, Any], app: DataAccessApplication) -> dict[str, Any]:
     """Input of ``application_submit`` and ``application_withdraw``."""
     return {"actor": actor, "application": application_input(app)}
@@ -81,6 +100,12 @@ def permit_change_input(
     }
 
 
+def _access(user: str, project: str, dataset: str, version: str,
+            now: datetime) -> dict[str, Any]:
+    return {"user": user, "project": project, "dataset": dataset, "version": version,
+            "now": epoch(now)}
+
+
 def data_access_input(
     user: str,
     project: str,
@@ -90,13 +115,26 @@ def data_access_input(
     permit: DataPermit | None,
 ) -> dict[str, Any]:
     """Input of ``data_access``: may ``user`` use dataset@version in ``project`` at ``now``."""
-    out: dict[str, Any] = {
-        "user": user,
-        "project": project,
-        "dataset": dataset,
-        "version": version,
-        "now": epoch(now),
-    }
+    out = _access(user, project, dataset, version, now)
     if permit is not None:
         out["permit"] = permit_input(permit)
+    return out
+
+
+def data_access_query(
+    user: str,
+    project: str,
+    dataset: str,
+    version: str,
+    now: datetime,
+    permit_revision: str | None,
+) -> dict[str, Any]:
+    """Input of ``data_access`` when the engine holds the permit as data (:func:`permit_data`).
+
+    Five scalars, plus the revision of the permit the caller read (None: the project has none);
+    the policy judges the engine's copy only at exactly that revision.
+    """
+    out = _access(user, project, dataset, version, now)
+    if permit_revision is not None:
+        out["permit_revision"] = permit_revision
     return out

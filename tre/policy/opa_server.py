@@ -66,6 +66,7 @@ class OpaServerPolicyEngine(PolicyEngine):
         retries: int = 0,
         token: str | None = None,
     ) -> None:
+        super().__init__()
         if timeout_s <= 0:
             raise InvalidInput(f"the policy engine timeout must be positive, got {timeout_s}")
         scheme, self.host, self.port = parse_opa_url(url)
@@ -82,6 +83,10 @@ class OpaServerPolicyEngine(PolicyEngine):
             input_data=dict(input), package_path=package, rule_name=DECISION_RULE
         )
         return _result(response)
+
+    def _store_permit(self, project: str, permit: Mapping[str, Any]) -> None:
+        """PUT the permit to ``/v1/data/permits/<project>`` (project ids are URL-safe slugs)."""
+        self._client.update_or_create_data(dict(permit), f"permits/{project}")
 
     def _failure(self, decision: str, exc: Exception) -> Decision:
         if isinstance(exc, requests.ConnectionError | aiohttp.ClientConnectorError):

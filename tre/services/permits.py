@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from tre.audit import log as audit
 from tre.db import permits as permit_store
 from tre.db import users as user_store
@@ -9,6 +11,7 @@ from tre.domain.permits import DataPermit, PermitStatus
 from tre.errors import InvalidInput
 from tre.policy import inputs
 from tre.policy.decisions import Decision
+from tre.policy.engine import PolicyEngine
 from tre.services.node import Node, refusal
 
 _ACTIONS: dict[str, PermitStatus] = {
@@ -68,13 +71,35 @@ def check_data_access(node: Node, user: str, project: str, dataset: str,
     with node.unit_of_work() as session:
         now = node.clock()
         permit = permit_store.for_project(session, project)
-        decision = node.policy.decide("data_access", inputs.data_access_input(
-            user, project, dataset, version, now, permit))
+        decision = decide_data_access(node.policy, user, project, dataset, version, now, permit)
         audit.record(session, time=now, actor=user, action="data.access",
                      object_type="dataset", object_id=f"{dataset}@{version}",
                      outcome="allowed" if decision.allow else "denied",
                      request_id=audit.new_request_id(), decision=decision,
                      details={"project": project})
+    return decision
+
+
+def decide_data_access(policy: PolicyEngine, user: str, project: str, dataset: str,
+                       version: str, now: datetime, permit: DataPermit | None) -> Decision:
+    """Ask ``data_access`` about ``permit`` (as read in the caller's transaction).
+
+    The engine holds the permit as policy data (put when its revision is new to it) and is
+    asked with five scalars and that revision, so it never judges another copy. If the
+    engine's data moved on meanwhile (another thread or process put another revision), the
+    permit is put again and the question asked once more.
+    """
+    if permit is None:
+        return policy.decide("data_access", inputs.data_access_query(
+            user, project, dataset, version, now, None))
+    held = inputs.permit_data(permit)
+    query = inputs.data_access_query(user, project, dataset, version, now, held["revision"])
+    policy.put_permit(project, held)
+    decision = policy.decide("data_access", query)
+    if not decision.allow and any(r.endswith(inputs.STALE_DATA) for r in decision.reasons):
+        policy.forget_permit(project)
+        policy.put_permit(project, held)
+        decision = policy.decide("data_access", query)
     return decision
 
 

@@ -5,6 +5,8 @@
 #   Only under an active permit for that project, inside its half-open period
 #   [valid_from, valid_until), to a member whose project role reads data (lead or researcher),
 #   for a dataset version the permit grants. Times are Unix seconds.
+#   The permit is input.permit, or, when the input names input.permit_revision, the engine's
+#   copy data.permits[input.project] at exactly that revision (a stale copy denies).
 # related_resources:
 #   - ref: docs/policies.md
 package tre.data.access
@@ -23,7 +25,7 @@ allow if {
 	is_string(input.dataset)
 	is_string(input.version)
 	is_number(input.now)
-	permit := input.permit
+	permit := _judged
 	is_string(permit.id)
 	permit.project == input.project
 	permit.status == "active"
@@ -48,7 +50,7 @@ decision := {"allow": true, "reasons": [reason]} if {
 	allow
 	reason := sprintf(
 		"permit %s grants %s %s@%s in project %s",
-		[input.permit.id, input.user, input.dataset, input.version, input.project],
+		[_judged.id, input.user, input.dataset, input.version, input.project],
 	)
 }
 
@@ -68,11 +70,21 @@ _version := input.version if is_string(input.version)
 
 _now := input.now if is_number(input.now)
 
-_permit_given if input.permit != null
+_revision := input.permit_revision if is_string(input.permit_revision)
+
+# The permit judged: the input's, or the engine's copy at the revision the input names.
+_judged := input.permit if not _revision
+
+_judged := p if {
+	p := data.permits[input.project]
+	p.revision == _revision
+}
+
+_permit_given if _judged != null
 
 # The permit, only when it has the shape tre sends (inputs.permit_input).
 _permit := p if {
-	p := input.permit
+	p := _judged
 	is_string(p.id)
 	is_string(p.project)
 	is_string(p.status)
@@ -112,9 +124,22 @@ deny contains "input.version is missing or not a string" if not _version
 
 deny contains "input.now is missing or not a number (Unix seconds)" if not _now
 
-deny contains sprintf("no permit for project %s", [_project]) if not _permit_given
+deny contains sprintf("no permit for project %s", [_project]) if {
+	not _permit_given
+	not _revision
+}
 
 deny contains "no permit for this project" if {
+	not _permit_given
+	not _revision
+	not _project
+}
+
+deny contains sprintf("policy data holds no permit of project %s at revision %s (stale engine data)", [_project, _revision]) if {
+	not _permit_given
+}
+
+deny contains sprintf("policy data holds no permit at revision %s (stale engine data)", [_revision]) if {
 	not _permit_given
 	not _project
 }

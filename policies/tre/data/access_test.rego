@@ -182,3 +182,55 @@ test_members_not_a_list_denied if {
 	req := _with_permit({"members": {"alice": "lead"}})
 	access.decision == _denied(["the permit in the input is malformed (see docs/policies.md)"]) with input as req
 }
+
+# The permit held as policy data (data.permits), named by its revision in a five-field query.
+
+_held := {"lung-screening": object.union(_permit, {"revision": "r-1"})}
+
+_query := object.union(object.remove(_request, ["permit"]), {"permit_revision": "r-1"})
+
+test_held_permit_at_named_revision_allowed if {
+	access.decision == _granted("alice") with input as _query with data.permits as _held
+	access.deny == set() with input as _query with data.permits as _held
+}
+
+test_held_permit_judged_like_input_permit_denied if {
+	held := {"lung-screening": object.union(_permit, {"revision": "r-1", "status": "suspended"})}
+	req := object.union(_query, {"user": "carol"})
+	access.decision == _denied([
+		"observers may not read data: carol is an observer of permit P-1",
+		"permit P-1 is suspended",
+	]) with input as req with data.permits as held
+}
+
+test_held_permit_at_other_revision_denied if {
+	req := object.union(_query, {"permit_revision": "r-2"})
+	access.decision == _denied(["policy data holds no permit of project lung-screening at revision r-2 (stale engine data)"]) with input as req with data.permits as _held
+}
+
+test_named_revision_without_held_permit_denied if {
+	access.decision == _denied(["policy data holds no permit of project lung-screening at revision r-1 (stale engine data)"]) with input as _query
+}
+
+test_named_revision_ignores_input_permit_denied if {
+	req := object.union(_request, {"permit_revision": "r-2"})
+	access.decision == _denied(["policy data holds no permit of project lung-screening at revision r-2 (stale engine data)"]) with input as req with data.permits as _held
+}
+
+test_held_permit_of_other_project_not_used_denied if {
+	req := object.union(_query, {"project": "brain-mri"})
+	access.decision == _denied(["policy data holds no permit of project brain-mri at revision r-1 (stale engine data)"]) with input as req with data.permits as _held
+}
+
+test_revision_without_project_denied if {
+	req := object.remove(_query, ["project"])
+	access.decision == _denied([
+		"input.project is missing or not a string",
+		"policy data holds no permit at revision r-1 (stale engine data)",
+	]) with input as req with data.permits as _held
+}
+
+test_held_permit_at_expiry_second_denied if {
+	req := object.union(_query, {"now": _valid_until})
+	access.decision == _denied(["permit P-1 has expired"]) with input as req with data.permits as _held
+}

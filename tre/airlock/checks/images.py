@@ -21,6 +21,10 @@ from tre.airlock.checks.identifiers import scan
 from tre.domain.egress import Finding, Severity
 
 CHECK = "images"
+GREY_SPREAD = 4
+"""Largest channel spread of a picture still treated as grayscale."""
+GREY_BAND = 16
+"""Rows across the middle looked at first for colour."""
 
 
 def _metadata_text(image: Image.Image) -> bytes:
@@ -58,15 +62,28 @@ def ct_like_score(pixels: npt.NDArray[np.float64]) -> tuple[int, list[str]]:
     return len(signs), signs
 
 
+def _colour_spread(rgb: npt.NDArray[np.uint8]) -> int:
+    """How far apart the channels get: 0 for a grey picture saved as RGB."""
+    wide = rgb.astype(np.int16)
+    return int(np.abs(wide[..., 0] - wide[..., 1]).max()
+               + np.abs(wide[..., 1] - wide[..., 2]).max())
+
+
 def _grayscale(image: Image.Image) -> npt.NDArray[np.float64] | None:
     """The picture as a grayscale array, or None when it has colour."""
     if image.mode in ("L", "I", "I;16", "I;16B", "F", "1"):
         return np.asarray(image, dtype=np.float64)
-    rgb = np.asarray(image.convert("RGB"), dtype=np.int16)
-    spread = np.abs(rgb[..., 0] - rgb[..., 1]).max() + np.abs(rgb[..., 1] - rgb[..., 2]).max()
-    if spread <= 4:
-        return rgb[..., 0].astype(np.float64)
-    return None
+    # A band's spread is at most the whole picture's: a coloured band across the middle decides
+    # without converting every pixel (most figures); a grey one is confirmed on all of them.
+    width, height = image.size
+    top = max(0, height // 2 - GREY_BAND // 2)
+    band = image.crop((0, top, width, min(height, top + GREY_BAND)))
+    if _colour_spread(np.asarray(band.convert("RGB"))) > GREY_SPREAD:
+        return None
+    rgb = np.asarray(image.convert("RGB"))
+    if _colour_spread(rgb) > GREY_SPREAD:
+        return None
+    return rgb[..., 0].astype(np.float64)
 
 
 def check(data: bytes, ctx: CheckContext, where: str = "") -> list[Finding]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import struct
 import zipfile
 from enum import StrEnum
@@ -16,6 +17,8 @@ from pathlib import PurePosixPath
 from tre.airlock.checks.dicom import is_dicom
 
 TEXT_PROBE = 64 * 1024
+_LEADING_BLANK = re.compile(rb"(?:\xef\xbb\xbf|[ \t\r\n])*")
+"""Byte-order marks and blanks before a JSON document."""
 
 
 class Content(StrEnum):
@@ -104,19 +107,27 @@ def _zip_content(data: bytes) -> Content:
     return Content.ZIP
 
 
+def _is_utf8(data: bytes) -> bool:
+    """Whether ``data`` is UTF-8 (ASCII, the usual case, is answered without decoding)."""
+    if data.isascii():
+        return True
+    try:
+        bytes(data).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _text_content(name: str, data: bytes) -> Content:
     """Text flavours; text must be UTF-8 without NUL bytes."""
-    if b"\x00" in data[:TEXT_PROBE]:
-        return Content.UNKNOWN
-    try:
-        text = bytes(data).decode("utf-8")
-    except UnicodeDecodeError:
+    if b"\x00" in data[:TEXT_PROBE] or not _is_utf8(data):
         return Content.UNKNOWN
     suffix = PurePosixPath(name).suffix.lower()
-    stripped = text.lstrip("\ufeff \t\r\n")
-    if stripped[:1] in ("{", "["):
+    blank = _LEADING_BLANK.match(data)
+    offset = blank.end() if blank else 0
+    if data[offset:offset + 1] in (b"{", b"["):
         try:
-            doc = json.loads(stripped)
+            doc = json.loads(bytes(data).decode("utf-8").lstrip("\ufeff \t\r\n"))
         except ValueError:
             doc = None
         if isinstance(doc, dict) and "cells" in doc and "nbformat" in doc:

@@ -2,16 +2,17 @@
 
 Which columns hold counts: those named like counts (``n``, ``count``, ``patients``...); if none
 is, and every numeric column holds non-negative whole numbers (a cross-tabulation written with
-its labels), all numeric columns. Dominance (N-K and p%) needs each cell's total and largest
-contributors, so it applies to tables that carry them (``sum``/``total`` with ``max``/``top1``
-and optionally ``top2``): a magnitude table without them is routed to a human.
+its labels), all numeric columns. A count-named column with text cells (``<5``, a typo) keeps
+the rules on its numbers, and its text goes to a checker. Dominance (N-K and p%) needs each
+cell's total and largest contributors, so it applies to tables that carry them (``sum``/
+``total`` with ``max``/``top1`` and optionally ``top2``): a magnitude table without them is
+routed to a human.
 """
 
 from __future__ import annotations
 
-import io
 import re
-import warnings
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,6 +21,9 @@ import pandas as pd  # type: ignore[import-untyped]  # no stubs installed
 from tre.airlock.checks.context import CheckContext, TableRules
 from tre.airlock.checks.identifiers import scan
 from tre.airlock.checks.sniff import Content
+from tre.airlock.checks.table_reader import UnreadableTable as UnreadableTable
+from tre.airlock.checks.table_reader import csv_columns, read_csv
+from tre.airlock.checks.table_reader import read_table as read_table
 from tre.domain.egress import Finding, Severity
 
 CHECK = "tables"
@@ -37,31 +41,6 @@ _PATIENT_COLUMN = re.compile(
     r"pseudonym|accession[ _-]?number|study[ _-]?instance[ _-]?uid|series[ _-]?instance[ _-]?"
     r"uid|sop[ _-]?instance[ _-]?uid)$")
 _BIRTH_COLUMN = re.compile(r"(?i)(birth|^dob$)")
-
-
-class UnreadableTable(Exception):
-    """The table could not be parsed (the check turns it into a block finding)."""
-
-
-def read_table(content: Content, data: bytes) -> pd.DataFrame:
-    """Parse a CSV, Parquet or xlsx table."""
-    try:
-        with warnings.catch_warnings():
-            # pandas warns on mixed column types and openpyxl on odd styles; neither matters
-            # to disclosure control, and an unparsable table is still an error below.
-            warnings.simplefilter("ignore", category=pd.errors.DtypeWarning)
-            warnings.simplefilter("ignore", category=UserWarning)
-            if content is Content.PARQUET:
-                return pd.read_parquet(io.BytesIO(data))
-            if content is Content.XLSX:
-                return pd.read_excel(io.BytesIO(data), engine="openpyxl")
-            sep = "\t" if data[:4096].count(b"\t") > data[:4096].count(b",") else ","
-            # pyarrow's reader: many times faster than pandas' own on large tables.
-            return pd.read_csv(io.BytesIO(data), sep=sep, engine="pyarrow")
-    except (ValueError, OSError, ImportError, pd.errors.ParserError,
-            pd.errors.EmptyDataError, KeyError, IndexError) as exc:
-        raise UnreadableTable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) \
-            from exc
 
 
 def _whole_non_negative(column: pd.Series) -> bool:
@@ -96,6 +75,23 @@ def flagged_cells(table: pd.DataFrame, columns: Sequence[str], rules: TableRules
                   np.flatnonzero((values > 0) & (values < rules.threshold))]
         zeros += [(int(i), column) for i in np.flatnonzero(values == 0)]
     return sorted(small), sorted(zeros)
+
+
+def non_numeric_counts(table: pd.DataFrame) -> list[tuple[int, str]]:
+    """(row position, column) of cells that are not numbers in columns named like counts.
+
+    Such a column (a suppression marker such as ``<5``, a typo) is read as text; its numeric
+    cells still get the count rules, and these cells go to a checker.
+    """
+    cells: list[tuple[int, str]] = []
+    for column in table.columns:
+        values = table[column]
+        if _COUNT_NAME.match(str(column)) and (pd.api.types.is_object_dtype(values)
+                                               or pd.api.types.is_string_dtype(values)):
+            numbers = pd.to_numeric(values, errors="coerce")
+            cells += [(int(i), str(column)) for i in
+                      np.flatnonzero(values.notna().to_numpy() & numbers.isna().to_numpy())]
+    return sorted(cells)
 
 
 def _cells(cells: list[tuple[int, str]]) -> str:
@@ -168,17 +164,54 @@ def _text_of(table: pd.DataFrame) -> bytes:
     return "\n".join(parts).encode("utf-8", "replace")
 
 
+def _rule_columns(columns: Sequence[str]) -> list[str] | None:
+    """The columns the value rules read when some are named like counts; None for all."""
+    if len(set(columns)) != len(columns) or not any(_COUNT_NAME.match(c) for c in columns):
+        return None
+    return [c for c in columns if any(p.match(c) for p in (_COUNT_NAME, _TOTAL_NAME,
+                                                            _TOP1_NAME, _TOP2_NAME))]
+
+
+def _parsed(content: Content, data: bytes, ctx: CheckContext) -> tuple[pd.DataFrame, list[str]]:
+    """The table (for CSV, only the columns the rules read when that decides them) and the
+    names of all its columns.
+
+    The narrow read is kept only when a count-named column is numeric: otherwise the counts are
+    found among all numeric columns (see count_columns), which needs them all. Differencing
+    against an earlier release compares whole tables.
+    """
+    columns = csv_columns(data) if content is Content.CSV else None
+    wanted = _rule_columns(columns) if columns is not None else None
+    if columns is not None and wanted is not None and not any(
+            list(map(str, earlier.columns)) == columns for _, earlier in ctx.earlier_tables):
+        narrow = read_csv(data, wanted)
+        if list(narrow.columns) == wanted and any(
+                _COUNT_NAME.match(c) and pd.api.types.is_numeric_dtype(narrow[c])
+                for c in wanted):
+            return narrow, columns
+    table = read_table(content, data)
+    # Spreadsheets may have numbers as headers; the rules name columns by text.
+    table.columns = [str(c) for c in table.columns]
+    return table, list(table.columns)
+
+
 def check(content: Content, data: bytes, ctx: CheckContext, where: str = "") -> list[Finding]:
     """Disclosure-control findings for one table."""
     try:
-        table = read_table(content, data)
+        table, columns = _parsed(content, data, ctx)
     except UnreadableTable as exc:
         return [Finding(CHECK, "unreadable-table", Severity.BLOCK,
                         f"the table cannot be read ({exc}): it cannot be checked", where)]
+    repeated = sorted(c for c, times in Counter(columns).items() if times > 1)
+    if repeated:
+        return [Finding(CHECK, "duplicate-columns", Severity.BLOCK,
+                        f"column names repeat ({', '.join(map(repr, repeated))}): the checks "
+                        "cannot tell those columns apart; give every column its own name",
+                        where)]
     findings: list[Finding] = []
     if content is not Content.CSV:
         findings += scan(_text_of(table), ctx.identifiers, where)
-    for column in table.columns:
+    for column in columns:
         if _PATIENT_COLUMN.match(str(column).strip()):
             findings.append(Finding(CHECK, "identifier-column", Severity.BLOCK,
                                     f"column {column!r} names individuals: results must be "
@@ -187,6 +220,14 @@ def check(content: Content, data: bytes, ctx: CheckContext, where: str = "") -> 
             findings.append(Finding(CHECK, "birth-date-column", Severity.WARN,
                                     f"column {column!r} looks like dates of birth", where))
     counts = count_columns(table)
+    text_cells = non_numeric_counts(table)
+    if text_cells:
+        findings.append(Finding(
+            CHECK, "non-numeric-count", Severity.WARN,
+            f"{len(text_cells)} cell(s) of count columns are not numbers ({_cells(text_cells)})"
+            ": the rules cannot read them; a checker must review them by hand", where))
+        counts += sorted({c for _, c in text_cells} - set(counts),
+                         key=list(map(str, table.columns)).index)
     rules = ctx.rules
     small, zeros = flagged_cells(table, counts, rules)
     if small:
@@ -200,10 +241,10 @@ def check(content: Content, data: bytes, ctx: CheckContext, where: str = "") -> 
             f"{len(zeros)} zero count(s) ({_cells(zeros)}): a zero can disclose that nobody in a "
             "group has an attribute; a checker must judge", where))
     findings += _dominance(table, rules, where)
-    magnitude = [c for c in table.columns if _MAGNITUDE_NAME.match(str(c))]
+    magnitude = [c for c in columns if _MAGNITUDE_NAME.match(str(c))]
     if magnitude and not counts and not any(f.check == CHECK and "dominance" in f.code
                                             for f in findings):
-        has_top = any(_TOP1_NAME.match(str(c)) for c in table.columns)
+        has_top = any(_TOP1_NAME.match(str(c)) for c in columns)
         if not has_top:
             findings.append(Finding(
                 CHECK, "magnitude-unchecked", Severity.WARN,
