@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     db_busy_timeout_s: float = Field(
         default=10.0, gt=0, description="Seconds to wait for a locked SQLite database."
     )
+    sandbox_cpus: float = Field(
+        default=2.0, gt=0, le=256, description="CPU cores of each new SME sandbox (no GPUs)."
+    )
+    sandbox_memory_gb: int = Field(
+        default=4, gt=0, le=4096, description="Memory in GB of each new SME sandbox."
+    )
 
     @field_validator("home", "policies_dir")
     @classmethod

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from policy.test_differential_sandboxes import SANDBOX_GENERATORS
 
 from tre.policy.bundle import default_policies_dir, load_bundle
 from tre.policy.decisions import DECISIONS
@@ -312,6 +313,7 @@ GENERATORS: dict[str, Callable[[random.Random], Iterator[dict[str, Any]]]] = {
     "egress_approval": egress_approval_cases,
     "egress_download": egress_download_cases,
     "egress_release": egress_release_cases,
+    **SANDBOX_GENERATORS,
 }
 
 

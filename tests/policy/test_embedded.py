@@ -290,7 +290,7 @@ def test_bundle_skips_rego_tests() -> None:
     names = [path.name for path in policy_paths(default_policies_dir())]
     assert names == ["approval.rego", "download.rego", "release.rego", "review.rego",
                      "submit.rego", "decide.rego", "submit.rego", "withdraw.rego", "access.rego",
-                     "change.rego"]
+                     "change.rego", "access.rego", "create.rego"]
 
 
 def test_factory_builds_each_kind() -> None:

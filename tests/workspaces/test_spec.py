@@ -1,4 +1,4 @@
-"""The workspace spec is a pure function of (permit, user, profile): whole-dict equality."""
+"""The workspace spec is a pure function of (grant, user, profile): whole-dict equality."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from factories import T0
 from tre.domain.permits import DataPermit, PermitStatus, PinnedDataset
 from tre.domain.roles import ProjectRole
+from tre.domain.sandboxes import Sandbox, SandboxStatus
 from tre.domain.values import Compute, Member, Period
 from tre.errors import InvalidInput
 from tre.workspaces.errors import WorkspaceRefused
@@ -174,3 +175,55 @@ def test_only_hub_only_workspaces_get_the_api_url() -> None:
 def test_profile_values_are_checked(bad: dict[str, Any]) -> None:
     with pytest.raises(InvalidInput, match=r"^profile default: "):
         Profile(**bad)
+
+
+def sandbox(**changes: Any) -> Sandbox:
+    base = Sandbox(id="sbx-1", name="nodule-proto", owner="sam", members=("sue",),
+                   datasets=(PinnedDataset("lung-ct-synth", "v1"),),
+                   compute=Compute(cpus=2, memory_gb=4, gpus=0), created_at=T0)
+    return replace(base, **changes)
+
+
+SANDBOX_PATHS = {"lung-ct-synth@v1": Path("/srv/tre/datasets/lung-ct-synth/v1")}
+
+
+def test_a_sandbox_renders_like_a_project_with_its_synthetic_data_and_quota() -> None:
+    spec = render_spec(sandbox(), "sue", Profile(network=NetworkMode.HUB_ONLY), uid=200001,
+                       dataset_paths=SANDBOX_PATHS, workspace_root=ROOT, now=NOW)
+    assert asdict(spec) == {
+        "name": "nodule-proto-sue", "project": "nodule-proto", "user": "sue", "uid": 200001,
+        "gid": 200001,
+        "mounts": (
+            {"source": Path("/srv/tre/datasets/lung-ct-synth/v1"),
+             "target": "/data/lung-ct-synth", "read_only": True},
+            {"source": ROOT / "nodule-proto" / "workspace", "target": "/workspace",
+             "read_only": False},
+            {"source": ROOT / "nodule-proto" / "outputs" / "sue", "target": "/outputs",
+             "read_only": False}),
+        "limits": {"cpus": 2, "memory_bytes": 4 * GIB, "pids": 1024, "gpus": 0,
+                   "tmp_bytes": GIB},
+        "env": tuple(sorted((k, v) if k != "TRE_PERMIT" else ("TRE_SANDBOX", "sbx-1")
+                            for k, v in env("nodule-proto", "sue", "-"))),
+        "workdir": "/workspace",
+        "network": NetworkMode.HUB_ONLY,
+        "labels": (("tre.sandbox", "sbx-1"), ("tre.profile", "default"),
+                   ("tre.project", "nodule-proto"), ("tre.user", "sue")),
+    }
+
+
+@pytest.mark.parametrize(("user", "changes", "message"), [
+    ("bob", {}, "bob is not the owner or a member of sandbox nodule-proto: ask its owner sam"),
+    ("sam", {"status": SandboxStatus.CLOSED}, "sandbox nodule-proto is closed"),
+])
+def test_sandbox_refused(user: str, changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(WorkspaceRefused, match="^" + re.escape(message)):
+        render_spec(sandbox(**changes), user, Profile(), uid=200001,
+                    dataset_paths=SANDBOX_PATHS, workspace_root=ROOT, now=NOW)
+
+
+def test_a_sandbox_profile_never_gets_more_than_its_quota() -> None:
+    with pytest.raises(WorkspaceRefused, match=re.escape(
+            "asks for more than sandbox sbx-1 grants: 1 GPUs (quota 0); pick a smaller "
+            "profile or create a sandbox with a larger quota")):
+        render_spec(sandbox(), "sam", Profile(gpus=1), uid=200001,
+                    dataset_paths=SANDBOX_PATHS, workspace_root=ROOT, now=NOW)

@@ -28,8 +28,8 @@ def _workspace_settings() -> WorkspaceSettings:
 
 
 def run(
-    project: Annotated[str, typer.Option("--project", help="The approved project.",
-                                         show_default=False)],
+    project: Annotated[str, typer.Option(
+        "--project", help="The approved project, or an SME sandbox.", show_default=False)],
     as_user: AsUser,
     command: Annotated[list[str], typer.Argument(help="The command, after `--`.",
                                                  show_default=False)],
@@ -39,9 +39,9 @@ def run(
         help="Memory in GiB (default: the permit's quota).")] = None,
     pids: Annotated[int, typer.Option(help="Most processes at once.")] = 1024,
 ) -> None:
-    """Run CMD in PROJECT's isolated workspace as USER: the permit's data read-only at /data,
-    /workspace and /outputs writable, no network, cpu/memory/pids limits. Exits with CMD's
-    code (125 when tre refuses or cannot start the sandbox)."""
+    """Run CMD in PROJECT's isolated workspace as USER: the permit's (or the SME sandbox's)
+    data read-only at /data, /workspace and /outputs writable, no network, cpu/memory/pids
+    limits. Exits with CMD's code (125 when tre refuses or cannot start the sandbox)."""
     settings = load_settings()
     workspaces = _workspace_settings()
     profile = Profile(name="batch", cpus=cpus, pids=pids,

@@ -135,3 +135,4 @@ class AuditHeadRow(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
 from tre.db import egress_schema as _egress_schema  # noqa: E402,F401
+from tre.db import sandbox_schema as _sandbox_schema  # noqa: E402,F401

@@ -8,6 +8,8 @@ from typing import Any
 
 from tre.audit import log as audit
 from tre.db import permits as permit_store
+from tre.db import sandboxes as sandbox_store
+from tre.domain.sandboxes import SandboxStatus
 from tre.services.node import Node
 
 SPAWN = "workspace.spawn"
@@ -21,17 +23,24 @@ class ProjectChoice:
 
     project: str
     permit: str
+    """The id of the permit, or of the sandbox, that lets the project start."""
     datasets: tuple[str, ...]
+    kind: str = "permit"
+    """``permit`` or ``sandbox`` (synthetic data, no permit)."""
 
 
 def startable_projects(node: Node, user: str) -> list[ProjectChoice]:
-    """Projects whose permit is in force now and names ``user`` with a role that reads data."""
-    with node.db.transaction() as session:
+    """Projects whose permit is in force now and names ``user`` with a role that reads data,
+    and the active sandboxes ``user`` is in (policy still judges each at spawn)."""
+    with node.db.reading() as session:
         permits = permit_store.list_all(session, user=user)
+        sandboxes = sandbox_store.list_all(session, user=user)
     now = node.clock()
-    return sorted((ProjectChoice(p.project, p.id, tuple(str(d) for d in p.datasets))
-                   for p in permits if p.in_force(now) and p.may_use_data(user)),
-                  key=lambda c: c.project)
+    choices = [ProjectChoice(p.project, p.id, tuple(str(d) for d in p.datasets))
+               for p in permits if p.in_force(now) and p.may_use_data(user)]
+    choices += [ProjectChoice(s.name, s.id, tuple(str(d) for d in s.datasets), "sandbox")
+                for s in sandboxes if s.status is SandboxStatus.ACTIVE]
+    return sorted(choices, key=lambda c: c.project)
 
 
 def record(node: Node, *, actor: str, action: str, project: str, outcome: str,

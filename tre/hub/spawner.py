@@ -49,7 +49,7 @@ def _form(choices: list[ProjectChoice]) -> str:
                 "approval.</p>")
     options = "\n".join(
         f'<option value="{html.escape(c.project)}">{html.escape(c.project)} '
-        f"(permit {html.escape(c.permit)}: {html.escape(', '.join(c.datasets))})</option>"
+        f"({c.kind} {html.escape(c.permit)}: {html.escape(', '.join(c.datasets))})</option>"
         for c in choices)
     return ('<label for="tre-project">Project</label>\n'
             '<select id="tre-project" name="project" class="form-control">\n'

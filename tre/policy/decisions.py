@@ -16,6 +16,7 @@ DECISIONS: dict[str, str] = {
     "egress_review": "tre/airlock/review",
     "egress_approval": "tre/airlock/approval",
     "egress_download": "tre/airlock/download",
+    "sandbox_create": "tre/sandboxes/create", "sandbox_access": "tre/sandboxes/access",
     "egress_release": "tre/airlock/release",
 }
 """Decision name -> Rego package path; each package defines ``decision``."""

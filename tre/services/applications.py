@@ -11,6 +11,7 @@ from tre.audit import log as audit
 from tre.db import applications as app_store
 from tre.db import datasets as dataset_store
 from tre.db import permits as permit_store
+from tre.db import sandboxes as sandbox_store
 from tre.db import users as user_store
 from tre.domain.applications import (
     DECIDABLE,
@@ -97,6 +98,10 @@ def apply(node: Node, actor: str, form: ApplicationForm, *, submit: bool = True,
             raise InvalidInput(
                 f"project {form.project!r} already has permit {existing.id}: change it with "
                 f"`tre permits amend {existing.id}`")
+        if sandbox_store.find(session, form.project) is not None:
+            raise InvalidInput(
+                f"project {form.project!r} is the name of an SME sandbox (its workspace and "
+                "project uid are the sandbox's): apply under another project name")
         pending = app_store.open_for_project(session, form.project)
         if pending:
             raise InvalidInput(

@@ -1,4 +1,5 @@
-"""Seed a demo node: one user per role, a demo dataset, and one approved project (idempotent)."""
+"""Seed a demo node: one user per role, a demo dataset, one approved project and an SME sandbox
+over a synthetic twin of the dataset (idempotent)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ from tre.db import users as user_store
 from tre.domain.permits import DataPermit
 from tre.domain.purposes import Purpose
 from tre.domain.roles import Role
+from tre.domain.sandboxes import Sandbox
 from tre.domain.values import Compute, DatasetRef, Member, Period
 from tre.errors import NotFound
 from tre.imaging.ingest import IngestRequest, ingest
-from tre.imaging.pseudonyms import load_key
-from tre.imaging.synth import generate
-from tre.services import applications, users
+from tre.imaging.pseudonyms import PseudonymKey, load_key
+from tre.imaging.synth import generate, generate_from_plan
+from tre.imaging.synth_like import profile
+from tre.services import applications, sandboxes, users
 from tre.services.node import Node
 
 DEMO_USERS: dict[str, tuple[Role, ...]] = {
@@ -31,6 +34,9 @@ DEMO_USERS: dict[str, tuple[Role, ...]] = {
 }
 DEMO_DATASET = "demo-lung-ct"
 DEMO_PROJECT = "demo-lung-ai"
+DEMO_TWIN = "demo-lung-ct-twin"
+DEMO_SANDBOX = "demo-sandbox"
+DEMO_SANDBOX_COMPUTE = Compute(2, 4, 0, 100)
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,7 @@ class DemoWorld:
     users: dict[str, tuple[Role, ...]]
     dataset: str
     permit: DataPermit
+    sandbox: Sandbox
 
 
 def seed(node: Node, home: Path) -> DemoWorld:
@@ -63,7 +70,42 @@ def seed(node: Node, home: Path) -> DemoWorld:
         app = applications.apply(node, "alice", form)
         permit = applications.approve(node, "olga", app.id, applications.Approval(
             "demo project", conditions=("results leave only through the airlock",)))
-    return DemoWorld(DEMO_USERS, DEMO_DATASET, permit)
+    return DemoWorld(DEMO_USERS, DEMO_DATASET, permit, _demo_sandbox(node, home, version))
+
+
+def _demo_sandbox(node: Node, home: Path, version: str) -> Sandbox:
+    """sam's sandbox over a synthetic twin (`tre synth --like`) of the demo dataset."""
+    existing = sandboxes.find_sandbox(node, DEMO_SANDBOX)
+    if existing is not None:
+        return existing
+    with node.db.reading() as session:
+        published = {v.version: v for v in dataset_store.versions(session, DEMO_DATASET)}
+        twins = dataset_store.versions(session, DEMO_TWIN)
+    if twins:
+        twin_version = twins[0].version
+    else:
+        source = home / "demo-twin-source"
+        if not (source / "dicom").is_dir():
+            generate_from_plan(source, profile(Path(published[version].path)), seed=11)
+        twin_version = ingest(node, home, "dana", IngestRequest(
+            source=source / "dicom", dataset=DEMO_TWIN, key=_demo_key(home),
+            clinical=source / "clinical.csv", jobs=1,
+            title=f"Synthetic twin of {DEMO_DATASET}@{version}",
+            data_holder="tre demo hospital", synthetic=True)).version
+    return sandboxes.create_sandbox(node, "sam", DEMO_SANDBOX,
+                                    (DatasetRef(DEMO_TWIN, twin_version),), (),
+                                    DEMO_SANDBOX_COMPUTE)
+
+
+def _demo_key(home: Path) -> PseudonymKey:
+    """The demo data holder's pseudonym key, made on first use."""
+    key_file = home / "keys" / "demo-pseudonym.key"
+    if not key_file.exists():
+        # The data holder's key: in a real node it never lives beside the database.
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32))
+    return load_key(key_file)
 
 
 def _demo_dataset(node: Node, home: Path) -> str:
@@ -77,14 +119,8 @@ def _demo_dataset(node: Node, home: Path) -> str:
     source = home / "demo-source"
     if not (source / "dicom").is_dir():
         generate(source, patients=4, studies=1, series=1, slices=24, size=128, seed=7)
-    key_file = home / "keys" / "demo-pseudonym.key"
-    if not key_file.exists():
-        # The data holder's key: in a real node it never lives beside the database.
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(secrets.token_bytes(32))
     result = ingest(node, home, "dana", IngestRequest(
-        source=source / "dicom", dataset=DEMO_DATASET, key=load_key(key_file),
+        source=source / "dicom", dataset=DEMO_DATASET, key=_demo_key(home),
         clinical=source / "clinical.csv", jobs=1, title="Demo lung CT (synthetic)",
         data_holder="tre demo hospital", synthetic=True))
     return result.version

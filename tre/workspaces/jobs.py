@@ -9,6 +9,8 @@ from typing import IO, Any, Protocol
 
 from tre.audit import log as audit
 from tre.db import permits as permit_store
+from tre.db import sandboxes as sandbox_store
+from tre.domain.sandboxes import SandboxStatus
 from tre.services.node import Node
 from tre.workspaces.bwrap import SandboxResult
 from tre.workspaces.config import WorkspaceSettings
@@ -36,11 +38,19 @@ def _record(node: Node, user: str, action: str, job_id: str, outcome: str,
 
 
 def permit_watch(node: Node, project: str, user: str) -> Callable[[], str | None]:
-    """A check that gives a reason to stop once the permit no longer lets ``user`` work."""
+    """A check that gives a reason to stop once the permit (or the sandbox) of ``project`` no
+    longer lets ``user`` work."""
     def why_stop() -> str | None:
         with node.db.transaction() as session:
             permit = permit_store.for_project(session, project)
+            sandbox = None if permit is not None else sandbox_store.find(session, project)
         now = node.clock()
+        if sandbox is not None:
+            if sandbox.status is not SandboxStatus.ACTIVE:
+                return f"sandbox {sandbox.name} is {sandbox.status.value}"
+            if user not in sandbox.users:
+                return f"{user} is no longer in sandbox {sandbox.name}"
+            return None
         if permit is None:
             return f"project {project} no longer has a permit"
         if not permit.in_force(now):
@@ -58,7 +68,7 @@ def run_job(node: Node, user: str, project: str, command: Sequence[str], *,
     """Run ``command`` as ``user`` in ``project``'s workspace; ``job.start``/``job.finish``.
 
     The job is stopped (and ``job.finish`` says why) as soon as the permit is suspended,
-    revoked or expires, checked every ``poll_s`` seconds.
+    revoked or expires (or the sandbox is closed), checked every ``poll_s`` seconds.
     """
     spec = prepare(node, user, project, profile or Profile(name="batch"),
                    settings=settings, uids=uids)

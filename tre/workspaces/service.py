@@ -1,4 +1,8 @@
-"""Prepare a workspace: policy on every dataset, the project uid, its folders, the audit."""
+"""Prepare a workspace: policy on every dataset, the project uid, its folders, the audit.
+
+A project is a data permit's, or an SME sandbox's (whose synthetic-only rule is asked of the
+``sandbox_access`` policy at every start instead of ``data_access``).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,14 @@ from typing import Any
 from tre.audit import log as audit
 from tre.db import datasets as dataset_store
 from tre.db import permits as permit_store
-from tre.domain.permits import DataPermit
+from tre.db import sandboxes as sandbox_store
+from tre.domain.permits import DataPermit, PinnedDataset
+from tre.domain.sandboxes import Sandbox
 from tre.errors import TREError
 from tre.policy.decisions import Decision
 from tre.services.node import Node
 from tre.services.permits import check_data_access
+from tre.services.sandboxes import check_access
 from tre.workspaces import layout
 from tre.workspaces.config import WorkspaceSettings
 from tre.workspaces.errors import WorkspaceRefused
@@ -29,36 +36,47 @@ def _audit_prepare(node: Node, user: str, project: str, outcome: str,
                      request_id=audit.new_request_id(), details=dict(details))
 
 
-def _load(node: Node, project: str) -> tuple[DataPermit, dict[str, Path]]:
-    """The project's permit and the recorded folder of each dataset version it pins."""
+def _load(node: Node, project: str) -> tuple[DataPermit | Sandbox, dict[str, Path]]:
+    """The project's permit or sandbox and the recorded folder of each version it pins."""
     with node.db.transaction() as session:
-        permit = permit_store.for_project(session, project)
-        if permit is None:
+        source: DataPermit | Sandbox | None = permit_store.for_project(session, project)
+        if source is None:
+            source = sandbox_store.find(session, project)
+        if source is None:
             raise WorkspaceRefused(f"project {project} has no data permit: apply with "
                                    "`tre permits apply` and wait for the HDAB's approval")
         paths = {}
-        for pinned in permit.datasets:
+        for pinned in source.datasets:
             for version in dataset_store.versions(session, pinned.dataset):
                 if version.version == pinned.version:
                     paths[str(pinned)] = Path(version.path)
-    return permit, paths
+    return source, paths
+
+
+def _decisions(node: Node, user: str, source: DataPermit | Sandbox) -> list[Decision]:
+    """What policy says of ``user`` using each dataset (each answer audited)."""
+    if isinstance(source, Sandbox):
+        return [check_access(node, user, source.name)[1]]
+    return [check_data_access(node, user, source.project, d.dataset, d.version)
+            for d in source.datasets]
 
 
 def _denied(decisions: list[Decision]) -> WorkspaceRefused | None:
     reasons = sorted({r for d in decisions if not d.allow for r in d.reasons})
     if not reasons:
         return None
-    return WorkspaceRefused("denied by policy data_access: " + "; ".join(reasons))
+    return WorkspaceRefused(f"denied by policy {decisions[0].name}: " + "; ".join(reasons))
 
 
-def _check_on_disk(permit: DataPermit, paths: Mapping[str, Path], uid: int) -> dict[str, Path]:
+def _check_on_disk(owner: str, datasets: tuple[PinnedDataset, ...], paths: Mapping[str, Path],
+                   uid: int) -> dict[str, Path]:
     """Each pinned version's folder, resolved; refuse if one is missing (never mount another)."""
     checked = {}
-    for pinned in permit.datasets:
+    for pinned in datasets:
         key = str(pinned)
         path = paths.get(key)
         if path is None:
-            raise WorkspaceRefused(f"{key} of permit {permit.id} is not in the catalogue: "
+            raise WorkspaceRefused(f"{key} of {owner} is not in the catalogue: "
                                    f"`tre datasets show {pinned.dataset}` lists its versions")
         if not path.is_absolute() or not path.is_dir():
             raise WorkspaceRefused(
@@ -77,20 +95,20 @@ def prepare(node: Node, user: str, project: str, profile: Profile, *,
     """The spec of ``user``'s workspace in ``project``, after policy allowed every dataset.
 
     Each dataset the permit pins is asked of the ``data_access`` policy (each answer audited as
-    ``data.access``); any deny refuses with the policy's reasons. Then the version folders must
-    exist, the project's uid is allocated (stable), its folders created, and
-    ``workspace.prepare`` audited. Every refusal is audited too.
+    ``data.access``), or a sandbox of ``sandbox_access`` (``sandbox.access``); any deny refuses
+    with the policy's reasons. Then the version folders must exist, the project's uid is
+    allocated (stable), its folders created, and ``workspace.prepare`` audited. Every refusal
+    is audited too.
     """
     try:
-        permit, paths = _load(node, project)
-        decisions = [check_data_access(node, user, project, d.dataset, d.version)
-                     for d in permit.datasets]
-        denied = _denied(decisions)
+        source, paths = _load(node, project)
+        denied = _denied(_decisions(node, user, source))
         if denied is not None:
             raise denied
         uid = uids.uid_of(project)
-        dataset_paths = _check_on_disk(permit, paths, uid)
-        spec = render_spec(permit, user, profile, uid=uid, dataset_paths=dataset_paths,
+        kind = "sandbox" if isinstance(source, Sandbox) else "permit"
+        dataset_paths = _check_on_disk(f"{kind} {source.id}", source.datasets, paths, uid)
+        spec = render_spec(source, user, profile, uid=uid, dataset_paths=dataset_paths,
                            workspace_root=settings.root, now=node.clock(),
                            extra_env=extra_env)
         layout.prepare_folders(settings.root, project, user, uid, uid)
@@ -98,8 +116,8 @@ def prepare(node: Node, user: str, project: str, profile: Profile, *,
         _audit_prepare(node, user, project, "denied", {"reason": str(exc)})
         raise
     _audit_prepare(node, user, project, "allowed", {
-        "permit": permit.id, "profile": profile.name, "uid": spec.uid,
-        "datasets": sorted(str(d) for d in permit.datasets),
+        kind: source.id, "profile": profile.name, "uid": spec.uid,
+        "datasets": sorted(str(d) for d in source.datasets),
         "limits": {"cpus": spec.limits.cpus, "memory_bytes": spec.limits.memory_bytes,
                    "pids": spec.limits.pids, "gpus": spec.limits.gpus}})
     return spec

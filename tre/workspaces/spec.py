@@ -1,4 +1,8 @@
-"""The workspace spec: a pure function of (permit, user, profile) that every backend renders."""
+"""The workspace spec: a pure function of (grant, user, profile) that every backend renders.
+
+A grant is what lets a project start workspaces: a data permit, or an SME sandbox over
+synthetic data (no permit); both map to :class:`Grant`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,9 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
-from tre.domain.permits import DataPermit, PermitStatus
+from tre.domain.permits import DataPermit, PermitStatus, PinnedDataset
+from tre.domain.sandboxes import Sandbox, SandboxStatus
+from tre.domain.values import Compute
 from tre.errors import InvalidInput
 from tre.workspaces.errors import SandboxUnavailable, WorkspaceRefused
 
@@ -140,8 +146,47 @@ def check_may_start(permit: DataPermit, user: str, now: datetime) -> None:
             "until the HDAB has a permit in force for it (`tre permits show` shows its status)")
 
 
-def _limits(permit: DataPermit, profile: Profile) -> Limits:
-    quota = permit.compute
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a workspace may use, whether a permit or a sandbox grants it."""
+
+    kind: str
+    """``permit`` or ``sandbox``: names the ``TRE_<KIND>`` variable and the ``tre.<kind>`` label."""
+    id: str
+    project: str
+    datasets: tuple[PinnedDataset, ...]
+    compute: Compute
+    more: str
+    """How to get more than the quota."""
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id}"
+
+
+def check_sandbox_may_start(sandbox: Sandbox, user: str) -> None:
+    """Refuse unless ``user`` is in ``sandbox`` and it is active (policy judges the data)."""
+    if user not in sandbox.users:
+        raise WorkspaceRefused(
+            f"{user} is not the owner or a member of sandbox {sandbox.name}: ask its owner "
+            f"{sandbox.owner} to create one with you as --member")
+    if sandbox.status is not SandboxStatus.ACTIVE:
+        raise WorkspaceRefused(f"sandbox {sandbox.name} is {sandbox.status.value}: no workspace "
+                               "starts in it again (`tre sandboxes create` makes a new one)")
+
+
+def grant_of(source: DataPermit | Sandbox, user: str, now: datetime) -> Grant:
+    """The grant of a permit or a sandbox, if it lets ``user`` start a workspace at ``now``."""
+    if isinstance(source, Sandbox):
+        check_sandbox_may_start(source, user)
+        return Grant("sandbox", source.id, source.name, source.datasets, source.compute,
+                     "create a sandbox with a larger quota")
+    check_may_start(source, user, now)
+    return Grant("permit", source.id, source.project, source.datasets, source.compute,
+                 "apply for an amendment")
+
+
+def _limits(grant: Grant, profile: Profile) -> Limits:
+    quota = grant.compute
     quota_memory = quota.memory_gb * GIB
     cpus = quota.cpus if profile.cpus is None else profile.cpus
     memory = quota_memory if profile.memory_bytes is None else profile.memory_bytes
@@ -154,15 +199,15 @@ def _limits(permit: DataPermit, profile: Profile) -> Limits:
         over.append(f"{profile.gpus} GPUs (quota {quota.gpus})")
     if over:
         raise WorkspaceRefused(
-            f"profile {profile.name} asks for more than permit {permit.id} grants: "
-            f"{', '.join(over)}; pick a smaller profile or apply for an amendment")
+            f"profile {profile.name} asks for more than {grant} grants: "
+            f"{', '.join(over)}; pick a smaller profile or {grant.more}")
     # tmpfs pages count against the memory limit anyway; a bigger /tmp would only mislead.
     return Limits(cpus=cpus, memory_bytes=memory, pids=profile.pids, gpus=profile.gpus,
                   tmp_bytes=min(profile.tmp_bytes, memory))
 
 
 def render_spec(
-    permit: DataPermit,
+    source: DataPermit | Sandbox,
     user: str,
     profile: Profile,
     *,
@@ -172,26 +217,27 @@ def render_spec(
     now: datetime,
     extra_env: Mapping[str, str] | None = None,
 ) -> WorkspaceSpec:
-    """The one spec of ``user``'s workspace in ``permit``'s project (pure; raises to refuse).
+    """The one spec of ``user``'s workspace in the project of a permit or a sandbox (pure;
+    raises to refuse).
 
-    ``dataset_paths`` maps each ``dataset@version`` the permit pins to its published folder;
+    ``dataset_paths`` maps each ``dataset@version`` the grant pins to its published folder;
     ``uid`` is the project's dedicated host uid (also its gid). The environment holds no secret:
     only the names below and what the caller passes in ``extra_env`` (e.g. a scoped token).
     """
-    check_may_start(permit, user, now)
+    grant = grant_of(source, user, now)
     if uid < MIN_SANDBOX_UID:
         raise WorkspaceRefused(f"uid {uid} is a system uid: a project needs a dedicated uid "
                                f"of at least {MIN_SANDBOX_UID}")
     mounts = []
-    for pinned in sorted(permit.datasets, key=lambda d: d.dataset):
+    for pinned in sorted(grant.datasets, key=lambda d: d.dataset):
         key = str(pinned)
         if key not in dataset_paths:
-            raise WorkspaceRefused(f"no published folder for {key} of permit {permit.id}: "
+            raise WorkspaceRefused(f"no published folder for {key} of {grant}: "
                                    f"`tre datasets show {pinned.dataset}` lists its versions")
         mounts.append(Mount(dataset_paths[key], f"{DATA_ROOT}/{pinned.dataset}", read_only=True))
-    mounts.append(Mount(project_workspace(workspace_root, permit.project), WORKSPACE,
+    mounts.append(Mount(project_workspace(workspace_root, grant.project), WORKSPACE,
                         read_only=False))
-    mounts.append(Mount(user_outputs(workspace_root, permit.project, user), OUTPUTS,
+    mounts.append(Mount(user_outputs(workspace_root, grant.project, user), OUTPUTS,
                         read_only=False))
     env = {
         "HOME": WORKSPACE,
@@ -205,8 +251,8 @@ def render_spec(
         "PATH": SANDBOX_PATH,
         "TRE_DATA": DATA_ROOT,
         "TRE_OUTPUTS": OUTPUTS,
-        "TRE_PERMIT": permit.id,
-        "TRE_PROJECT": permit.project,
+        f"TRE_{grant.kind.upper()}": grant.id,
+        "TRE_PROJECT": grant.project,
         "TRE_USER": user,
         "USER": user,
     }
@@ -219,18 +265,18 @@ def render_spec(
                            f"{profile.network.value}, which cannot reach the API: only hub-only "
                            "servers get it")
     return WorkspaceSpec(
-        name=f"{permit.project}-{user}",
-        project=permit.project,
+        name=f"{grant.project}-{user}",
+        project=grant.project,
         user=user,
         uid=uid,
         gid=uid,
         mounts=tuple(mounts),
-        limits=_limits(permit, profile),
+        limits=_limits(grant, profile),
         env=tuple(sorted(env.items())),
         workdir=WORKSPACE,
         network=profile.network,
-        labels=(("tre.permit", permit.id), ("tre.profile", profile.name),
-                ("tre.project", permit.project), ("tre.user", user)),
+        labels=((f"tre.{grant.kind}", grant.id), ("tre.profile", profile.name),
+                ("tre.project", grant.project), ("tre.user", user)),
     )
 
 
