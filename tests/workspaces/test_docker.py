@@ -163,6 +163,8 @@ class RecordingSpawner(TREDockerSpawner):
         self.calls.append((method, args, kwargs))
         if method == "inspect_network":
             return {"Name": args[0], "Internal": self.internal}
+        if method == "info":
+            return {"NCPU": 4}
         if method == "inspect_image":
             return {"Config": {"Cmd": ["jupyterhub-singleuser"]}}
         if method == "inspect_container":
@@ -223,7 +225,7 @@ def test_no_free_gpu_is_refused_before_anything_is_created(allocations: Path) ->
     with pytest.raises(WorkspaceRefused, match=r"asks for 2 GPU.* only 1 of 3 are free: GPU 0 "
                        r"held by jupyter-alice \(project brain-seg\)"):
         asyncio.run(s.start())
-    assert [c[0] for c in s.calls] == ["inspect_network"]
+    assert [c[0] for c in s.calls] == ["inspect_network", "info"]
 
 
 def test_a_network_that_is_not_internal_is_refused(allocations: Path) -> None:
