@@ -257,6 +257,8 @@ def test_approve_with_opa_down_changes_nothing(seeded: Run, home: Path) -> None:
 def test_up_demo_once_is_idempotent(tre: Run, home: Path) -> None:
     first = tre("up", "--demo", "--once")
     assert "demo project demo-lung-ai" in first.stdout
+    assert "SME sandbox demo-sandbox (no permit, synthetic data only: demo-lung-ct-twin@" \
+        in " ".join(first.stdout.split())
     tre("up", "--demo", "--once")
     permits = json.loads(tre("permits", "list", "--json").stdout)
     assert [p["project"] for p in permits] == ["demo-lung-ai"]

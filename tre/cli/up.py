@@ -37,6 +37,10 @@ def _seed_demo(settings: Settings, hub: HubSettings) -> None:
         console.print(f"  {user:<6} password {password}  ({', '.join(r.value for r in roles)})")
     console.print(f"then start the named server {world.permit.project} "
                   f"({hub.public_url}hub/spawn/alice/{world.permit.project} as alice)")
+    sandbox = world.sandbox
+    console.print(f"SME sandbox {sandbox.name} (no permit, synthetic data only: "
+                  f"{', '.join(str(d) for d in sandbox.datasets)}): "
+                  f"{hub.public_url}hub/spawn/{sandbox.owner}/{sandbox.name} as {sandbox.owner}")
 
 
 def up(
