@@ -106,6 +106,8 @@ def test_close_is_final_and_owner_only(world: Node) -> None:
     _create(world)
     with pytest.raises(InvalidInput, match="only the owner sam may close sandbox proto"):
         sandboxes.close_sandbox(world, "sue", "proto", "done")
+    assert audit_trail(world)[-1] == ("sue", "sandbox.close", "proto", "refused")
+    assert sandboxes.get_sandbox(world, "proto").status is SandboxStatus.ACTIVE
     closed = sandboxes.close_sandbox(world, "sam", "proto", "prototype finished")
     assert (closed.status, closed.status_reason) == (SandboxStatus.CLOSED, "prototype finished")
     assert sandboxes.get_sandbox(world, "proto") == closed

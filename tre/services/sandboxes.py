@@ -93,18 +93,27 @@ def create_sandbox(node: Node, actor: str, name: str, datasets: tuple[DatasetRef
 
 
 def close_sandbox(node: Node, actor: str, name: str, reason: str) -> Sandbox:
-    """Close a sandbox (its owner, with a reason): nothing starts in it again."""
+    """Close a sandbox (its owner, with a reason): nothing starts in it again.
+
+    Anyone else is refused, and the refusal is audited (committed before it is raised)."""
+    refused: InvalidInput | None = None
     with node.unit_of_work() as session:
         now = node.clock()
         sandbox = sandbox_store.get(session, name)
         if actor != sandbox.owner:
-            raise InvalidInput(f"only the owner {sandbox.owner} may close sandbox {name}")
-        closed = sandbox.closed(reason)
-        sandbox_store.save_status(session, closed, now)
-        audit.record(session, time=now, actor=actor, action="sandbox.close",
-                     object_type="sandbox", object_id=name, outcome="allowed",
-                     request_id=audit.new_request_id(), details={"reason": reason})
-    return closed
+            refused = InvalidInput(f"only the owner {sandbox.owner} may close sandbox {name}")
+            audit.record(session, time=now, actor=actor, action="sandbox.close",
+                         object_type="sandbox", object_id=name, outcome="refused",
+                         request_id=audit.new_request_id(), details={"reason": str(refused)})
+        else:
+            sandbox = sandbox.closed(reason)
+            sandbox_store.save_status(session, sandbox, now)
+            audit.record(session, time=now, actor=actor, action="sandbox.close",
+                         object_type="sandbox", object_id=name, outcome="allowed",
+                         request_id=audit.new_request_id(), details={"reason": reason})
+    if refused is not None:
+        raise refused
+    return sandbox
 
 
 def check_access(node: Node, user: str, name: str) -> tuple[Sandbox, Decision]:
