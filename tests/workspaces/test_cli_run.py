@@ -57,3 +57,21 @@ def test_tre_run_refusal_exits_125_with_the_reason(
                           check=False)
     assert (done.returncode, done.stdout) == (125, "")
     assert "project lung-ai has no data permit" in done.stderr
+
+
+def test_tre_run_without_bubblewrap_is_a_clear_audited_refusal(
+        node: Node, settings: Settings, ws_settings: WorkspaceSettings, tmp_path: Path) -> None:
+    seed_users(node)
+    env = {**os.environ, "TRE_HOME": str(settings.home), "TRE_DATABASE_URL": settings.url,
+           "TRE_POLICIES_DIR": str(settings.policies_dir),
+           "TRE_WORKSPACES_ROOT": str(ws_settings.root),
+           "TRE_WORKSPACES_BWRAP": str(tmp_path / "no" / "bwrap")}
+    before = len(audit_trail(node))
+    done = subprocess.run([*TRE_RUN, "--project", "lung-ai", "--as", "bob", "--", "true"],
+                          env=env, capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stdout) == (125, "")
+    assert done.stderr == (f"error: bwrap is not an executable file at the configured path "
+                           f"{tmp_path / 'no' / 'bwrap'}: install bubblewrap (`apt-get install "
+                           "bubblewrap`) or set the path of its bwrap\n")
+    [(actor, action, _job, outcome)] = audit_trail(node)[before:]
+    assert (actor, action, outcome) == ("bob", "job.start", "failed")

@@ -10,9 +10,10 @@ from pydantic import ValidationError
 from tre.cli.common import AsUser, node
 from tre.errors import InvalidInput
 from tre.services.bootstrap import load_settings
-from tre.workspaces.bwrap import BwrapBackend
+from tre.workspaces.bwrap import BwrapBackend, Tools
 from tre.workspaces.config import WorkspaceSettings
-from tre.workspaces.jobs import run_job
+from tre.workspaces.errors import SandboxUnavailable
+from tre.workspaces.jobs import record_refusal, run_job
 from tre.workspaces.spec import GIB, Profile
 from tre.workspaces.uids import ProjectUids
 
@@ -49,7 +50,13 @@ def run(
     uids = ProjectUids(workspaces.uid_registry(settings.home), workspaces.uid_base,
                        workspaces.uid_count)
     with node() as opened:
-        result = run_job(opened, as_user, project, command, backend=BwrapBackend(workspaces),
+        try:
+            backend = BwrapBackend(workspaces, tools=Tools.find(
+                bwrap=None if workspaces.bwrap is None else str(workspaces.bwrap)))
+        except SandboxUnavailable as exc:  # e.g. no bwrap on this node: refused, and audited
+            record_refusal(opened, as_user, project, exc)
+            raise
+        result = run_job(opened, as_user, project, command, backend=backend,
                          settings=workspaces, uids=uids, profile=profile)
     if result.stopped:
         typer.echo(f"tre: job stopped: {result.stopped}", err=True)

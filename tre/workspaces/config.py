@@ -44,6 +44,13 @@ class WorkspaceSettings(BaseSettings):
         "Python under /usr only.",
     )
 
+    bwrap: Path | None = Field(
+        default=None,
+        description="bubblewrap's bwrap for `tre run` (default: bwrap found on "
+        "/usr/sbin:/usr/bin:/sbin:/bin; the hub's is BwrapSpawner.bwrap). A missing or "
+        "non-executable file is a clear, audited refusal.",
+    )
+
     @field_validator("root", "cgroup_root")
     @classmethod
     def _absolute(cls, value: Path) -> Path:

@@ -37,6 +37,13 @@ def _record(node: Node, user: str, action: str, job_id: str, outcome: str,
                      object_id=job_id, outcome=outcome, request_id=job_id, details=details)
 
 
+def record_refusal(node: Node, user: str, project: str, exc: Exception) -> None:
+    """Audit a job this node could not even start (``job.start``, outcome ``failed``)."""
+    job_id = uuid.uuid4().hex
+    _record(node, user, "job.start", job_id, "failed",
+            {"project": project, "error": str(exc)})
+
+
 def permit_watch(node: Node, project: str, user: str) -> Callable[[], str | None]:
     """A check that gives a reason to stop once the permit (or the sandbox) of ``project`` no
     longer lets ``user`` work."""
