@@ -1,4 +1,4 @@
-"""What the hub process shares with tre: one Node and the workspace backend, built once."""
+"""What the hub process shares with tre: one Node and the workspace settings, built once."""
 
 from __future__ import annotations
 
@@ -8,23 +8,18 @@ from dataclasses import dataclass
 from tre.services.bootstrap import load_settings, open_node
 from tre.services.node import Node
 from tre.settings import Settings
-from tre.workspaces.bwrap import BwrapBackend
 from tre.workspaces.config import WorkspaceSettings
 from tre.workspaces.uids import ProjectUids
 
 
 @dataclass
 class HubContext:
-    """The node (database, policy, audit) and how workspaces start, for one hub process."""
+    """The node (database, policy, audit) and the workspace settings, for one hub process."""
 
     settings: Settings
     node: Node
     workspaces: WorkspaceSettings
     uids: ProjectUids
-
-    def backend(self) -> BwrapBackend:
-        """The bubblewrap backend (SandboxUnavailable, naming the fix, if it cannot run)."""
-        return BwrapBackend(self.workspaces)
 
 
 @functools.cache
