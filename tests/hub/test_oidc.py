@@ -18,10 +18,12 @@ import pytest
 from hub.conftest import RunningTre, free_port, start_tre
 from traitlets.config import Config
 
+from factories import audit_trail
 from tre.errors import InvalidInput
 from tre.hub.config import configure_login
 from tre.hub.oidc import TREOIDCAuthenticator, discover, read_client_secret
 from tre.hub.settings import REPO_ROOT, HubSettings
+from tre.services import users
 
 OIDC = Path(__file__).parent / "oidc"
 ACCOUNTS: dict[str, dict[str, object]] = json.loads((OIDC / "accounts.json").read_text())
@@ -42,6 +44,7 @@ class Provider:
     issuer: str
     secret_file: Path
     hub_port: int
+    accounts: Path
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +55,14 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
     secret = root / "client-secret"
     secret.write_text("a-client-secret-for-tests\n")
     secret.chmod(0o600)
+    accounts = root / "accounts.json"  # a copy tests may change: the provider reads it afresh
+    accounts.write_text(json.dumps(ACCOUNTS))
     port, hub_port = free_port(), free_port()
     log = root / "provider.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
             ["node", str(OIDC / "provider.mjs"), str(port), CLIENT_ID, str(secret),
-             f"http://127.0.0.1:{hub_port}/hub/oauth_callback", str(OIDC / "accounts.json")],
+             f"http://127.0.0.1:{hub_port}/hub/oauth_callback", str(accounts)],
             stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
@@ -65,7 +70,7 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the OpenID provider did not start:\n{log.read_text()}")
             time.sleep(0.1)
-        yield Provider(ready.group(1), secret, hub_port)
+        yield Provider(ready.group(1), secret, hub_port, accounts)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -146,6 +151,12 @@ def test_provider_groups_become_tre_roles(oidc_tre: RunningTre, name: str, admin
             "name": name, "admin": admin, "groups": groups}
 
 
+def tre_roles(running: RunningTre, name: str) -> set[str] | None:
+    """``name``'s roles in tre's database (None: not a user), as tre's services read them."""
+    found = {u.name: u for u in users.list_users(running.node)}.get(name)
+    return None if found is None else {r.value for r in found.roles}
+
+
 @pytest.mark.slow
 def test_groups_that_give_no_role_are_refused(oidc_tre: RunningTre) -> None:
     with httpx.Client(timeout=60) as client:
@@ -153,6 +164,32 @@ def test_groups_that_give_no_role_are_refused(oidc_tre: RunningTre) -> None:
         assert refused.status_code == 403
         assert "Your account is in no group that gives a role in tre" in refused.text
         assert not _logged_in(client, oidc_tre.url)
+    assert tre_roles(oidc_tre, "eve") is None  # never added to tre's users
+
+
+@pytest.mark.slow
+def test_each_login_sets_the_users_tre_roles_to_the_providers(provider: Provider,
+                                                               oidc_tre: RunningTre) -> None:
+    accounts = json.loads(provider.accounts.read_text())
+    try:
+        for groups, roles in ((["tre-operator", "tre-output_checker"],
+                               {"operator", "output_checker"}),
+                              (["tre-output_checker"], {"output_checker"})):
+            accounts["ola"]["groups"] = groups
+            provider.accounts.write_text(json.dumps(accounts))
+            with httpx.Client(timeout=60) as client:
+                assert log_in(client, oidc_tre.url, "ola").status_code == 200
+                assert hub_model(client, oidc_tre.url, "ola")["groups"] == sorted(groups)
+            assert tre_roles(oidc_tre, "ola") == roles
+        with httpx.Client(timeout=60) as client:
+            assert log_in(client, oidc_tre.url, "alice").status_code == 200
+        alice = {u.name: u for u in users.list_users(oidc_tre.node)}["alice"]
+        assert alice.display_name == "Alice Researcher"
+        assert {r.value for r in alice.roles} == {"researcher"}
+        synced = [e for e in audit_trail(oidc_tre.node) if e[1] == "user.sync"]
+        assert (f"oidc:{provider.issuer}", "user.sync", "ola", "allowed") in synced
+    finally:
+        provider.accounts.write_text(json.dumps(ACCOUNTS))
 
 
 @pytest.mark.slow

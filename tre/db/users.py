@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from tre.db.prepared import Prepared
@@ -41,6 +41,28 @@ def grant(session: Session, name: str, roles: frozenset[Role]) -> User:
     session.add_all(UserRoleRow(user=name, role=r.value) for r in sorted(roles - have.roles))
     session.flush()
     return get(session, name)
+
+
+def set_roles(session: Session, name: str, roles: frozenset[Role], display_name: str,
+              now: datetime) -> tuple[User | None, User]:
+    """Make ``name`` hold exactly ``roles`` (adding the user if new): (before, after).
+
+    ``before`` is None when the user was added. The display name is updated when given.
+    """
+    row = session.get(UserRow, name)
+    if row is None:
+        add(session, User(name, display_name, roles), now)
+        return None, get(session, name)
+    before = get(session, name)
+    if display_name and row.display_name != display_name:
+        row.display_name = display_name
+    dropped = before.roles - roles
+    if dropped:
+        session.execute(delete(UserRoleRow).where(
+            UserRoleRow.user == name, UserRoleRow.role.in_(sorted(r.value for r in dropped))))
+    session.add_all(UserRoleRow(user=name, role=r.value) for r in sorted(roles - before.roles))
+    session.flush()
+    return before, get(session, name)
 
 
 _USERS = cast(Table, UserRow.__table__)

@@ -15,7 +15,9 @@ from traitlets import Bool, Dict, Unicode, default, validate
 from tre.domain.roles import Role
 from tre.domain.values import check_user_name
 from tre.errors import InvalidInput
+from tre.hub.context import hub_context
 from tre.hub.roles import DEFAULT_GROUP_ROLES, hub_auth_model, roles_from_claims
+from tre.services import users
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 DISCOVERY_TIMEOUT_S = 10.0
@@ -65,8 +67,11 @@ class TREOIDCAuthenticator(GenericOAuthenticator):  # type: ignore[misc]  # unty
     ``group_roles`` with :func:`tre.hub.roles.roles_from_claims`, and those roles onto the hub
     with :func:`tre.hub.roles.hub_auth_model`: the same mapping as the local login. The hub's
     groups are the user's roles (``tre-<role>``), only operators are hub admins, and a user
-    whose groups give no role is refused. Endpoints come from the issuer's discovery document,
-    read when the hub starts; the client secret from a file only its owner can read.
+    whose groups give no role is refused. Each login also sets the user's roles in tre's
+    database to exactly these (:func:`tre.services.users.sync_from_login`, audited when they
+    change), since tre's services read roles from there. Endpoints come from the issuer's
+    discovery document, read when the hub starts; the client secret from a file only its owner
+    can read.
     """
 
     oidc_issuer = Unicode(
@@ -187,9 +192,23 @@ class TREOIDCAuthenticator(GenericOAuthenticator):  # type: ignore[misc]  # unty
         except InvalidInput as exc:
             raise web.HTTPError(403, f"{exc}: ask your identity provider's administrator to "
                                 f"give you a {self.username_claim} tre accepts") from None
-        model = self._model(auth_model["name"], auth_model["auth_state"])
+        roles = self.tre_roles(auth_model["auth_state"])
+        self.sync_user(auth_model["name"], roles, auth_model["auth_state"])
+        model = hub_auth_model(auth_model["name"], roles)
         auth_model["admin"] = model is not None and model["admin"]
         return auth_model
+
+    def sync_user(self, name: str, roles: frozenset[Role], auth_state: dict[str, Any]) -> None:
+        """Keep tre's user table in step with the provider: its roles, exactly (audited)."""
+        claims = auth_state.get(self.user_auth_state_key)
+        display = claims.get("name") if isinstance(claims, dict) else None
+        try:
+            users.sync_from_login(hub_context().node, f"oidc:{self.oidc_issuer}", name, roles,
+                                  display if isinstance(display, str) else "")
+        except Exception as exc:  # fail closed: no login on roles tre could not record
+            self.log.error("could not record %s's roles from the provider: %s", name, exc)
+            raise web.HTTPError(503, "tre could not record your roles from your organisation's "
+                                "login; try again shortly or ask the operator") from None
 
     async def get_user_groups(self, auth_state: dict[str, Any]) -> set[str]:
         """The hub groups: ``tre-<role>`` for each tre role the provider's groups give."""

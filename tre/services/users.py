@@ -1,4 +1,4 @@
-"""Manage local users and their node roles (until OIDC claims map onto the same roles)."""
+"""Manage users and their node roles: added locally, or kept in step with the identity provider."""
 
 from __future__ import annotations
 
@@ -43,3 +43,31 @@ def list_users(node: Node) -> list[User]:
     """Every user."""
     with node.db.reading() as session:
         return user_store.list_all(session)
+
+
+def sync_from_login(node: Node, source: str, name: str, roles: frozenset[Role],
+                    display_name: str = "") -> User | None:
+    """Make ``name`` hold exactly the roles their identity provider gives (``source``).
+
+    With an identity provider, the provider is the authority on roles: a login adds the user
+    with those roles, grants new ones and removes the ones the provider no longer gives, so
+    tre's services (which read roles from the database) follow the provider. Changes are
+    audited as done by ``source``; a login that changes nothing writes nothing. Someone unknown
+    with no role is not added (None).
+    """
+    check_user_name(name)
+    with node.unit_of_work() as session:
+        if not roles and user_store.missing(session, {name}):
+            return None
+        now = node.clock()
+        before, after = user_store.set_roles(session, name, roles, display_name, now)
+        had = frozenset() if before is None else before.roles
+        if before is not None and had == after.roles and before.display_name == after.display_name:
+            return after
+        audit.record(session, time=now, actor=source, action="user.sync", object_type="user",
+                     object_id=name, outcome="allowed", request_id=audit.new_request_id(),
+                     details={"added": before is None,
+                              "roles": sorted(r.value for r in after.roles),
+                              "granted": sorted(r.value for r in after.roles - had),
+                              "removed": sorted(r.value for r in had - after.roles)})
+    return after

@@ -3,9 +3,10 @@
 // node provider.mjs PORT CLIENT_ID CLIENT_SECRET_FILE REDIRECT_URI ACCOUNTS_JSON
 //
 // One confidential client (authorization code flow, client_secret_basic), the accounts of
-// ACCOUNTS_JSON ({name: {password, groups}}) with a login form that checks their passwords,
-// consent granted for the one client (a first-party hub), and the claims preferred_username
-// (scope profile) and groups (scope groups) in userinfo. Prints "ready ISSUER" once listening.
+// ACCOUNTS_JSON ({name: {password, groups, name?}}, read afresh at each use so tests can change
+// a person's groups) with a login form that checks their passwords, consent granted for the one
+// client (a first-party hub), and the claims preferred_username and name (scope profile) and
+// groups (scope groups) in userinfo. Prints "ready ISSUER" once listening.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -14,7 +15,7 @@ import Provider from 'oidc-provider';
 
 const [port, clientId, secretFile, redirectUri, accountsFile] = process.argv.slice(2);
 const issuer = `http://127.0.0.1:${port}`;
-const accounts = JSON.parse(readFileSync(accountsFile, 'utf8'));
+const accounts = () => JSON.parse(readFileSync(accountsFile, 'utf8'));
 const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
 
 const provider = new Provider(issuer, {
@@ -26,13 +27,16 @@ const provider = new Provider(issuer, {
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',
   }],
-  claims: { openid: ['sub'], profile: ['preferred_username'], groups: ['groups'] },
+  claims: { openid: ['sub'], profile: ['preferred_username', 'name'], groups: ['groups'] },
   scopes: ['openid', 'profile', 'groups'],
   async findAccount(ctx, id) {
-    if (!Object.hasOwn(accounts, id)) return undefined;
+    if (!Object.hasOwn(accounts(), id)) return undefined;
     return {
       accountId: id,
-      async claims() { return { sub: id, preferred_username: id, groups: accounts[id].groups }; },
+      async claims() {
+        const account = accounts()[id];
+        return { sub: id, preferred_username: id, name: account.name, groups: account.groups };
+      },
     };
   },
   // The hub is this provider's only client: consent is granted without asking.
@@ -87,7 +91,8 @@ async function interaction(req, res, uid, action) {
   }
   const form = await formBody(req);
   const name = form.get('login') ?? '';
-  const account = Object.hasOwn(accounts, name) ? accounts[name] : undefined;
+  const known = accounts();
+  const account = Object.hasOwn(known, name) ? known[name] : undefined;
   if (!account || account.password !== form.get('password')) {
     loginForm(res, uid, 'Wrong user name or password.');
     return;
