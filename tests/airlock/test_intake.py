@@ -91,3 +91,26 @@ def test_ten_gigabyte_sparse_file_is_refused_unread(outputs: Path, tmp_path: Pat
 ])
 def test_trick_names_are_refused(outputs: Path, tmp_path: Path, name: str, why: str) -> None:
     assert why in _refused(outputs, tmp_path, name)
+
+
+@pytest.mark.parametrize("given", ["tables/a.csv", "/outputs/tables/a.csv", "{host}/tables/a.csv"])
+def test_a_file_is_named_as_the_workspace_or_the_host_sees_it(outputs: Path, tmp_path: Path,
+                                                             given: str) -> None:
+    (outputs / "tables").mkdir()
+    (outputs / "tables" / "a.csv").write_text("n\n12\n")
+    blob = copy_in(outputs, given.format(host=outputs), tmp_path / "store", LIMIT)
+    assert blob.name == "tables/a.csv"
+
+
+@pytest.mark.parametrize("given", ["/etc/passwd", "/outputs/../etc/passwd", "/outputsx/a.csv"])
+def test_refusals_never_show_the_host_path_of_the_outputs_folder(outputs: Path, tmp_path: Path,
+                                                                 given: str) -> None:
+    message = _refused(outputs, tmp_path, given)
+    assert str(outputs) not in message
+    assert str(tmp_path) not in message
+
+
+def test_a_missing_outputs_folder_is_named_as_the_workspace_sees_it(tmp_path: Path) -> None:
+    message = _refused(tmp_path / "nowhere", tmp_path, "a.csv")
+    assert message.startswith("cannot open your outputs folder (/outputs in the workspace)")
+    assert str(tmp_path) not in message

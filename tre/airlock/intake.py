@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tre.airlock.names import check_name
 from tre.errors import InvalidInput
+from tre.workspaces.spec import OUTPUTS
 
 CHUNK = 1 << 20
 SPARSE_SLACK_BYTES = 64 * 1024
@@ -39,15 +40,21 @@ class StoredBlob:
     path: Path
 
 
+WORKSPACE_OUTPUTS = Path(OUTPUTS)
+"""Where a workspace sees its outputs folder. Messages name the folder so, never by its host
+path: a researcher has no business learning the node's layout."""
+
+
 def relative_name(outputs: Path, given: str) -> str:
-    """``given`` (relative to ``outputs``, or absolute inside it) as a relative name."""
+    """``given`` (relative to the outputs folder, or absolute inside it as the host or the
+    workspace sees it) as a relative name."""
     path = Path(given)
     if path.is_absolute():
-        try:
-            return path.relative_to(outputs).as_posix()
-        except ValueError:
-            raise IntakeRefused(f"{given} is outside your outputs folder {outputs}: only files "
-                                "under it can be submitted") from None
+        for root in (outputs, WORKSPACE_OUTPUTS):
+            with contextlib.suppress(ValueError):
+                return path.relative_to(root).as_posix()
+        raise IntakeRefused(f"{given} is outside your outputs folder ({WORKSPACE_OUTPUTS} in "
+                            "the workspace): only files under it can be submitted")
     return path.as_posix() if given else given
 
 
@@ -57,7 +64,9 @@ def _open_under(outputs: Path, raw_name: str) -> int:
     try:
         folder = os.open(outputs, flags | os.O_DIRECTORY)
     except OSError as exc:
-        raise IntakeRefused(f"cannot open your outputs folder {outputs}: {exc.strerror}") from None
+        raise IntakeRefused(f"cannot open your outputs folder ({WORKSPACE_OUTPUTS} in the "
+                            f"workspace): {exc.strerror}; start your workspace once so that it "
+                            "is made, or ask the operator") from None
     parts = raw_name.split("/")
     try:
         for part in parts[:-1]:
