@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
 from api.conftest import BASE, Api
+from sqlalchemy import select
 
 from factories import audit_trail
+from tre.db.schema import AuditEventRow
 
 REQUESTS = f"{BASE}/egress-requests"
 
@@ -15,6 +18,16 @@ REQUESTS = f"{BASE}/egress-requests"
 def _submit(api: Api, files: list[str], user: str = "alice") -> Any:
     return api.client.post(REQUESTS, headers=api.as_(user), json={
         "project": "lung-ai", "justification": "site counts for the paper", "files": files})
+
+
+def _download_files(api: Api) -> list[tuple[str, str, Any]]:
+    """(actor, outcome, details) of every airlock.download event, oldest first."""
+    with api.node.db.read_engine.connect() as conn:
+        rows = conn.execute(select(AuditEventRow.actor, AuditEventRow.outcome,
+                                   AuditEventRow.details)
+                            .where(AuditEventRow.action == "airlock.download")
+                            .order_by(AuditEventRow.seq))
+        return [(r.actor, r.outcome, json.loads(r.details)) for r in rows]
 
 
 def _airlock_events(api: Api) -> list[tuple[str, str, str]]:
@@ -75,6 +88,8 @@ def test_non_member_cannot_download_a_release(api: Api) -> None:
         404, f"../../tre.db is not among the released files of {request_id}: counts.csv")
     assert _airlock_events(api)[-2:] == [("carol", "airlock.download", "denied"),
                                          ("bob", "airlock.download", "allowed")]
+    assert _download_files(api) == [("carol", "denied", {"file": "counts.csv"}),
+                                    ("bob", "allowed", {"file": "../../tre.db"})]
 
 
 def test_author_reviewing_own_request_is_denied_by_policy(api: Api) -> None:

@@ -366,8 +366,9 @@ def withdraw(node: Node, actor: str, request_id: str) -> EgressRequest:
     return moved
 
 
-def check_download(node: Node, user: str, request_id: str) -> Decision:
-    """May ``user`` download the release of ``request_id``? Audited either way."""
+def check_download(node: Node, user: str, request_id: str, name: str = "") -> Decision:
+    """May ``user`` download (file ``name`` of) the release of ``request_id``? Audited either
+    way, with the file asked for."""
     with node.unit_of_work() as session:
         request = egress_store.get(session, request_id)
         permit = permit_store.get(session, request.permit)
@@ -376,7 +377,8 @@ def check_download(node: Node, user: str, request_id: str) -> Decision:
         audit.record(session, time=node.clock(), actor=user, action="airlock.download",
                      object_type="egress_request", object_id=request_id,
                      outcome="allowed" if decision.allow else "denied",
-                     request_id=audit.new_request_id(), decision=decision)
+                     request_id=audit.new_request_id(), decision=decision,
+                     details={"file": name} if name else None)
     return decision
 
 

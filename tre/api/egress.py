@@ -86,7 +86,7 @@ def withdraw(request: Readable, api: State, who: Seeing) -> EgressRequestOut:
             summary="Download one released file (members of the project)")
 async def download(request_id: str, name: str, api: State, who: Seeing) -> FileResponse:
     """A released file, to members of the project only (policy ``egress_download``)."""
-    decision = await api.run(service.check_download, api.node, who.name, request_id)
+    decision = await api.run(service.check_download, api.node, who.name, request_id, name)
     if not decision.allow:
         raise refusal(decision)
     folder = releases.releases_root(api.settings.airlock.home) / request_id
