@@ -1,6 +1,7 @@
 """Latency of the data_access decision on each policy engine (loopback only, bounded counts).
 
 Usage: .venv/bin/python benchmarks/policy_latency.py [--iterations N] [--concurrency C]
+       [--embedded-only]
 
 The query tre asks (tre.services.permits.decide_data_access): five scalars and the revision of
 the permit the engine holds as policy data, beside ``--held-permits`` other projects' permits.
@@ -173,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32, help="async calls in flight")
     parser.add_argument("--held-permits", type=int, default=1000,
                         help="other projects' permits held as policy data (default 1000)")
+    parser.add_argument("--embedded-only", action="store_true",
+                        help="measure the embedded engine only (no OPA server rows)")
     args = parser.parse_args(argv)
     if not (0 < args.iterations <= 200_000 and 0 < args.http_iterations <= 20_000):
         parser.error("keep --iterations <= 200000 and --http-iterations <= 20000")
@@ -200,10 +203,11 @@ def main(argv: list[str] | None = None) -> int:
 
     opa_version = "not run"
     try:
-        binary = find_opa_binary()
+        binary = None if args.embedded_only else find_opa_binary()
     except PolicyEngineUnavailable as exc:
         print(f"skipping the OPA server rows: {exc}", file=sys.stderr)
-    else:
+        binary = None
+    if binary is not None:
         opa_version = _opa_version(binary)
         with OpaServer(binary=binary) as server:
             sync = OpaServerPolicyEngine(server.url, timeout_s=5.0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -11,15 +13,17 @@ from typing import Any
 
 import pytest
 from policy.policy_cases import NOW, VALID_FROM, VALID_UNTIL, access, actor, application, permit
+from policy.test_differential import cases, held_permit_cases
 
 from tre.domain.permits import PermitStatus
 from tre.domain.roles import ProjectRole
 from tre.domain.values import Member
 from tre.errors import InvalidInput, PolicyEngineUnavailable
 from tre.policy import inputs
+from tre.policy.allow_paths import access_granted_reasons, access_query_json
 from tre.policy.bundle import default_policies_dir, load_bundle, policy_paths
-from tre.policy.decisions import DECISIONS, Decision
-from tre.policy.embedded import EmbeddedPolicyEngine, compile_engine
+from tre.policy.decisions import DECISIONS, Decision, from_result
+from tre.policy.embedded import EmbeddedPolicyEngine, compile_engine, rule_path
 from tre.policy.engine import PolicyEngine
 from tre.policy.factory import build_engine
 from tre.policy.opa_server import OpaServerPolicyEngine
@@ -161,6 +165,91 @@ def test_tre_policies_compile_to_bytecode(embedded_engine: EmbeddedPolicyEngine)
     assert embedded_engine.compiled
 
 
+def test_data_access_allows_come_from_its_allow_rule(
+        embedded_engine: EmbeddedPolicyEngine) -> None:
+    assert embedded_engine.allow_only == {"tre/data/access"}
+
+
+def test_allow_path_decides_like_the_interpreter_on_generated_inputs() -> None:
+    engine = EmbeddedPolicyEngine()
+    odd = inputs.permit_input(permit(id='P-"1"\\ ø', members=(
+        Member('zoë "q" \\ 雪', ProjectRole.LEAD),)))
+    odd["datasets"] = [{"dataset": "lung-ct", "version": "v1\u2028"}]
+    held_odd = {**odd, "revision": inputs.permit_revision(odd)}
+    checked: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]] = [
+        ({}, document) for document in cases("data_access")]
+    checked += [({project: held}, query) for project, held, query, _ in held_permit_cases()]
+    checked.append(({"lung-screening": held_odd}, {
+        "user": 'zoë "q" \\ 雪', "project": "lung-screening", "dataset": "lung-ct",
+        "version": "v1\u2028", "now": 1780000000.25, "permit_revision": held_odd["revision"]}))
+    policies = default_policies_dir()
+    interpreter = compile_engine(load_bundle(policies), policies)
+    rule = rule_path(DECISIONS["data_access"])
+    differ, allowed = [], 0
+    for held, document in checked:
+        for project, copy in held.items():
+            engine.put_permit(project, copy)
+        interpreter.clear_data()
+        interpreter.add_data_json(json.dumps({"permits": held}))
+        interpreter.set_input(document)
+        expected = from_result("data_access", json.loads(interpreter.eval_rule_as_json(rule)))
+        got = engine.decide("data_access", document)
+        allowed += got.allow
+        if got != expected:
+            differ.append((json.dumps(document), got, expected))
+    assert differ[:3] == []
+    assert allowed > 50
+    assert engine.decide("data_access", checked[-1][1]).reasons == (
+        'permit P-"1"\\ ø grants zoë "q" \\ 雪 lung-ct@v1\u2028 in project lung-screening',)
+
+
+@pytest.mark.parametrize(("rego", "changed", "reason"), [
+    ('"permit %s grants %s %s@%s in project %s"', '"%s may read %s %s@%s in project %s"',
+     "P-1 may read alice lung-ct@v1 in project lung-screening"),
+    ("_judged := input.permit if not _revision",
+     "_judged := input.permit if not input.permit_revision",
+     "permit P-1 grants alice lung-ct@v1 in project lung-screening"),
+])
+def test_allow_path_is_off_once_the_policy_changes_what_it_mirrors(
+        tmp_path: Path, rego: str, changed: str, reason: str) -> None:
+    source = (default_policies_dir() / "tre/data/access.rego").read_text()
+    assert rego in source
+    engine = EmbeddedPolicyEngine(write_stub_bundle(tmp_path, source.replace(rego, changed)))
+    assert (engine.compiled, engine.allow_only) == (True, frozenset())
+    assert engine.decide("data_access", access("alice")) == _allowed("data_access", reason)
+
+
+def test_the_query_json_is_the_query() -> None:
+    queries = [query for _, _, query, _ in held_permit_cases()]
+    queries += [inputs.data_access_query('zoë "q" \\', "p", "d\n", "v\u2028", NOW, "r")]
+    encoded = [(query, access_query_json(query)) for query in queries]
+    assert [query for query, text in encoded if text is not None and json.loads(text) != query] \
+        == []
+    assert sum(text is not None for _, text in encoded) > 100
+    query = inputs.data_access_query("alice", "p", "d", "v", NOW, "r")
+    assert access_query_json(query) is not None
+    for other in ({**query, "now": math.nan}, {**query, "now": math.inf}, {**query, "now": 1},
+                  {**query, "now": True}, {**query, "user": 7}, {**query, "extra": 1},
+                  {k: v for k, v in query.items() if k != "permit_revision"},
+                  {**{k: v for k, v in query.items() if k != "user"}, "users": "alice"}):
+        assert access_query_json(other) is None
+
+
+def test_allowed_reasons_need_the_held_permit_at_the_named_revision() -> None:
+    held = inputs.permit_data(permit())
+    query = _query(held)
+    reason = "permit P-1 grants alice lung-ct@v1 in project lung-screening"
+    assert access_granted_reasons(query, {"lung-screening": held}) == (reason,)
+    assert access_granted_reasons(access("alice"), {}) == (reason,)
+    for permits, document in (({}, query), ({"other": held}, query),
+                              ({"lung-screening": {**held, "revision": "r-2"}}, query),
+                              ({"lung-screening": {**held, "id": 1}}, query),
+                              ({"lung-screening": held}, {**query, "project": ["x"]}),
+                              ({}, {**access("alice"), "permit": None}),
+                              ({}, {**access("alice"), "user": 1})):
+        assert access_granted_reasons(document, permits) is None
+
+
 def _query(held: dict[str, object], user: str = "alice") -> dict[str, object]:
     return inputs.data_access_query(user, "lung-screening", "lung-ct", "v1", NOW,
                                     str(held["revision"]))
@@ -231,6 +320,25 @@ def test_input_that_is_not_json_denies(embedded_engine: EmbeddedPolicyEngine) ->
     decision = embedded_engine.decide("data_access", {"user": "alice", "now": datetime.now()})
     assert (decision.allow, decision.error) == (False, "EmbeddedEvaluationError")
     assert decision.reasons[0].startswith("policy engine embedded failed: ")
+
+
+class _BrokenInput(Mapping[str, Any]):
+    """A mapping that fails on every read."""
+
+    def __getitem__(self, key: str) -> Any:
+        raise RuntimeError("unreadable")
+
+    def __iter__(self) -> Any:
+        raise RuntimeError("unreadable")
+
+    def __len__(self) -> int:
+        return 6
+
+
+def test_input_that_cannot_be_read_denies(embedded_engine: EmbeddedPolicyEngine) -> None:
+    decision = embedded_engine.decide("data_access", _BrokenInput())
+    assert (decision.allow, decision.error) == (False, "EmbeddedEvaluationError")
+    assert "unreadable" in decision.reasons[0]
 
 
 def test_sets_come_back_as_sorted_lists(tmp_path: Path) -> None:

@@ -12,13 +12,14 @@ class PolicyData:
     """``{"permits": {project: permit}}``, shared by an engine's threads.
 
     Each change moves :attr:`generation`; a thread's evaluator reloads the document when the
-    generation it loaded is older. The JSON text is built once per generation.
+    generation it loaded is older. The JSON text is built once per generation. A put replaces
+    a project's document and never changes one in place.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._permits: dict[str, dict[str, Any]] = {}
-        self._text: str | None = None
+        self._snapshot: tuple[int, str, dict[str, dict[str, Any]]] | None = None
         self.generation = 0
 
     def put_permit(self, project: str, permit: Mapping[str, Any]) -> None:
@@ -26,12 +27,13 @@ class PolicyData:
         document = json.loads(json.dumps(permit, allow_nan=False))  # a JSON copy, or an error
         with self._lock:
             self._permits[project] = document
-            self._text = None
+            self._snapshot = None
             self.generation += 1
 
-    def snapshot(self) -> tuple[int, str]:
-        """The current generation and the whole data document as JSON text."""
+    def snapshot(self) -> tuple[int, str, Mapping[str, Mapping[str, Any]]]:
+        """The current generation, the whole data document as JSON text, and its permits."""
         with self._lock:
-            if self._text is None:
-                self._text = json.dumps({"permits": self._permits})
-            return self.generation, self._text
+            if self._snapshot is None:
+                self._snapshot = (self.generation, json.dumps({"permits": self._permits}),
+                                  dict(self._permits))
+            return self._snapshot

@@ -23,6 +23,9 @@ DECISIONS: dict[str, str] = {
 
 DECISION_RULE = "decision"
 
+ALLOW_RULE = "allow"
+"""The boolean rule of each package that ``decision`` allows exactly when it holds."""
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import regorus
 
 from tre.errors import PolicyEngineUnavailable
+from tre.policy.allow_paths import ALLOW_PATHS, AllowPath, HeldPermits, mirrors
 from tre.policy.bundle import PolicyFile, default_policies_dir, load_bundle
 from tre.policy.data import PolicyData
-from tre.policy.decisions import DECISION_RULE, DECISIONS
+from tre.policy.decisions import ALLOW_RULE, DECISION_RULE, DECISIONS, Decision
 from tre.policy.engine import PolicyEngine
 
 _UNDEFINED = '"<undefined>"'
+_GRANTED_KEPT = 4096
+"""Allowed Decisions kept per allow path for reuse (they are immutable), before starting over."""
 _TO_JSON = json.JSONEncoder(allow_nan=False).encode
 """Strict JSON (NaN is not JSON), with the encoder built once (json.dumps with options
 builds one per call)."""
@@ -26,9 +29,9 @@ class EmbeddedEvaluationError(Exception):
     """regorus failed to evaluate a decision (the engine turns this into a deny)."""
 
 
-def rule_path(package: str) -> str:
-    """``tre/data/access`` -> ``data.tre.data.access.decision``."""
-    return f"data.{package.replace('/', '.')}.{DECISION_RULE}"
+def rule_path(package: str, rule: str = DECISION_RULE) -> str:
+    """``tre/data/access`` -> ``data.tre.data.access.decision`` (or another ``rule``)."""
+    return f"data.{package.replace('/', '.')}.{rule}"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -70,15 +73,17 @@ def compile_engine(bundle: tuple[PolicyFile, ...], source: Path) -> regorus.Engi
     return engine
 
 
-def compile_program(bundle: tuple[PolicyFile, ...]) -> regorus.Program | None:
+def compile_program(bundle: tuple[PolicyFile, ...],
+                    extra_rules: Iterable[str] = ()) -> regorus.Program | None:
     """The bundle compiled to regorus's bytecode (RVM), every decision an entry point.
 
-    None when regorus cannot compile it: the interpreter then answers every decision.
+    ``extra_rules`` (full rule paths) are entry points too. None when regorus cannot compile
+    it: the interpreter then answers every decision.
     """
     try:
         return regorus.Program.compile_from_modules(
             "{}", [(policy.name, policy.text) for policy in bundle],
-            [rule_path(package) for package in DECISIONS.values()])
+            [*(rule_path(package) for package in DECISIONS.values()), *extra_rules])
     except Exception:  # an optimisation only: the interpreter stays the fallback
         return None
 
@@ -90,6 +95,20 @@ def program_vm(program: regorus.Program) -> regorus.Rvm:
     return vm
 
 
+def _run_vm(vm: regorus.Rvm, rule: str, input_json: str) -> str | None:
+    """The VM's JSON result of ``rule`` on ``input_json``, or None if it failed."""
+    try:
+        vm.set_input_json(input_json)
+        result: str = vm.execute_entry_point(rule)
+    except Exception:  # any VM failure: the interpreter decides
+        return None
+    except BaseException as exc:
+        if not _is_panic(exc):
+            raise
+        return None
+    return result
+
+
 def fast_allow(vm: regorus.Rvm, rule: str, input_json: str) -> Any:
     """The VM's ``decision`` document if it allows, else None (the interpreter answers).
 
@@ -98,19 +117,37 @@ def fast_allow(vm: regorus.Rvm, rule: str, input_json: str) -> Any:
     OPA's; its ``allow`` agreed with the interpreter on every generated input
     (tests/policy/test_differential.py holds that). So it answers allows only.
     """
-    try:
-        vm.set_input_json(input_json)
-        result = vm.execute_entry_point(rule)
-    except Exception:  # any VM failure: the interpreter decides
-        return None
-    except BaseException as exc:
-        if not _is_panic(exc):
-            raise
-        return None
-    if not result.startswith('{\n  "allow": true,'):
+    result = _run_vm(vm, rule, input_json)
+    if result is None or not result.startswith('{\n  "allow": true,'):
         return None
     answer = json.loads(result)
     return answer if answer.get("allow") is True else None
+
+
+def _json_text(input: Mapping[str, Any]) -> str | None:
+    try:
+        return _TO_JSON(input)
+    except (TypeError, ValueError):  # not JSON: the interpreter decides (and denies)
+        return None
+
+
+class _AllowAnswer:
+    """An allow path of one decision: its ``allow`` rule's path, and the Decisions it gave."""
+
+    def __init__(self, decision: str, package: str, path: AllowPath) -> None:
+        self.decision = decision
+        self.rule = rule_path(package, ALLOW_RULE)
+        self.path = path
+        self.granted: dict[tuple[str, ...], Decision] = {}
+
+    def decision_for(self, reasons: tuple[str, ...]) -> Decision:
+        """The allow with ``reasons``, reused when it was given before."""
+        granted = self.granted.get(reasons)
+        if granted is None:
+            if len(self.granted) >= _GRANTED_KEPT:
+                self.granted.clear()
+            granted = self.granted[reasons] = Decision(self.decision, True, reasons)
+        return granted
 
 
 class _Evaluators:
@@ -120,6 +157,7 @@ class _Evaluators:
         self.engine = engine
         self.vm = vm
         self.generation = 0
+        self.permits: HeldPermits = {}
 
 
 class EmbeddedPolicyEngine(PolicyEngine):
@@ -128,11 +166,14 @@ class EmbeddedPolicyEngine(PolicyEngine):
     regorus engines are bound to the thread that made them, so each thread compiles its own
     from the bundle read once at construction. A decision first runs on regorus's bytecode VM
     (input as JSON text): an allow from it is the answer; anything else (deny, undefined,
-    error) is answered by the interpreter, whose deny reasons match OPA's. The interpreter
-    takes the input with ``set_input`` (a dict) and gives results as JSON, like OPA's REST
-    API: sets become arrays in Rego's order (and sets of sets convert, which ``eval_rule``
-    cannot do). Permits put with :meth:`put_permit` are ``data.permits`` for both, reloaded
-    by each thread before its next decision.
+    error) is answered by the interpreter, whose deny reasons match OPA's. Decisions of
+    :data:`~tre.policy.allow_paths.ALLOW_PATHS` (data_access) run only their ``allow`` rule on
+    the VM, and an allow is answered with the document built in Python, while the policy holds
+    the Rego that builder mirrors. The interpreter takes the input with
+    ``set_input`` (a dict) and gives results as JSON, like OPA's REST API: sets become arrays
+    in Rego's order (and sets of sets convert, which ``eval_rule`` cannot do). Permits put
+    with :meth:`put_permit` are ``data.permits`` for both, reloaded by each thread before its
+    next decision.
     """
 
     name = "embedded"
@@ -142,30 +183,61 @@ class EmbeddedPolicyEngine(PolicyEngine):
         self.policies_dir = policies_dir if policies_dir is not None else default_policies_dir()
         self._bundle = load_bundle(self.policies_dir)
         self._rules = {package: rule_path(package) for package in DECISIONS.values()}
+        self._allow_answers = {
+            name: _AllowAnswer(name, package, ALLOW_PATHS[package])
+            for name, package in DECISIONS.items()
+            if package in ALLOW_PATHS and mirrors(ALLOW_PATHS[package], package, self._bundle)}
+        self._allow_packages = frozenset(DECISIONS[name] for name in self._allow_answers)
         self._data = PolicyData()
         self._local = threading.local()
         # Compile now: broken policies fail at startup, not at the first decision.
         self.compiled = self._evaluators().vm is not None
         """Whether allows come from the bytecode VM (False: the interpreter answers all)."""
+        self.allow_only = self._allow_packages if self.compiled else frozenset()
+        """Packages whose allows come from their ``allow`` rule alone."""
 
     def _evaluators(self) -> _Evaluators:
         evaluators: _Evaluators | None = getattr(self._local, "evaluators", None)
         if evaluators is None:
             engine = compile_engine(self._bundle, self.policies_dir)
-            program = compile_program(self._bundle)
+            program = compile_program(
+                self._bundle, [answer.rule for answer in self._allow_answers.values()])
             evaluators = _Evaluators(engine, None if program is None else program_vm(program))
             self._local.evaluators = evaluators
         if evaluators.generation != self._data.generation:
-            generation, text = self._data.snapshot()
+            generation, text, permits = self._data.snapshot()
             evaluators.engine.clear_data()
             evaluators.engine.add_data_json(text)
             if evaluators.vm is not None:
                 evaluators.vm.set_data_json(text)
-            evaluators.generation = generation
+            evaluators.generation, evaluators.permits = generation, permits
         return evaluators
 
     def _store_permit(self, project: str, permit: Mapping[str, Any]) -> None:
         self._data.put_permit(project, permit)
+
+    def decide(self, decision: str, input: Mapping[str, Any]) -> Decision:
+        """As :meth:`PolicyEngine.decide`; an allow path's allow is answered first."""
+        answer = self._allow_answers.get(decision)
+        if answer is not None:
+            try:
+                granted = self._granted(answer, input)
+            except Exception:  # the general path below decides, and denies on failure
+                granted = None
+            if granted is not None:
+                return granted
+        return super().decide(decision, input)
+
+    def _granted(self, answer: _AllowAnswer, input: Mapping[str, Any]) -> Decision | None:
+        """The allow when the VM's ``allow`` rule holds and the path builds its reasons."""
+        evaluators = self._evaluators()
+        if evaluators.vm is None:
+            return None
+        text = answer.path.encode(input) or _json_text(input)
+        if text is None or _run_vm(evaluators.vm, answer.rule, text) != "true":
+            return None
+        reasons = answer.path.reasons(input, evaluators.permits)
+        return None if reasons is None else answer.decision_for(reasons)
 
     def _evaluate(self, package: str, input: Mapping[str, Any]) -> Any:
         try:
@@ -174,15 +246,12 @@ class EmbeddedPolicyEngine(PolicyEngine):
             message = f"cannot prepare the engine: {_first_line(exc)}"
             raise EmbeddedEvaluationError(message) from None
         rule = self._rules[package]
-        if evaluators.vm is not None:
-            try:
-                text = _TO_JSON(input)
-            except (TypeError, ValueError):  # not JSON: the interpreter decides (and denies)
-                pass
-            else:
-                allowed = fast_allow(evaluators.vm, rule, text)
-                if allowed is not None:
-                    return allowed
+        # An allow path's allows were answered in decide(): no second run of the VM.
+        if evaluators.vm is not None and package not in self._allow_packages:
+            text = _json_text(input)
+            allowed = None if text is None else fast_allow(evaluators.vm, rule, text)
+            if allowed is not None:
+                return allowed
         engine = evaluators.engine
         try:
             engine.set_input(input if isinstance(input, dict) else dict(input))
