@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyseccomp  # type: ignore[import-untyped]
 import pytest
 from workspaces.sandbox_support import Publish
 from workspaces.test_docker_live import own_address
@@ -32,6 +33,7 @@ from tre.settings import Settings
 from tre.workspaces.bwrap import SandboxResult
 from tre.workspaces.config import WorkspaceSettings
 from tre.workspaces.jobs import Backend, run_job
+from tre.workspaces.quota import DETACH_S, attached_loops
 from tre.workspaces.service import prepare
 from tre.workspaces.spec import NetworkMode, Profile
 from tre.workspaces.uids import ProjectUids
@@ -381,9 +383,9 @@ def stopped_on_expiry(world: World, clock: Clock) -> SandboxResult:
 
 
 def fill_workspace(world: World) -> Any:
-    """Write 64 MiB to /workspace and /outputs (on a 16 MiB filesystem); the host's $TRE_HOME
-    must still take writes."""
-    seen = world.run(TRY + """
+    """Write 64 MiB to /workspace and /outputs (under a 16 MiB quota); the host's $TRE_HOME and
+    the other project's workspace must still take writes."""
+    fill = TRY + """
 def fill(path):
     try:
         with open(path, 'wb') as f:
@@ -392,11 +394,19 @@ def fill(path):
                 f.flush()
     finally:
         os.unlink(path)
+"""
+    seen = world.run(fill + """
 print(json.dumps({"workspace": attempt(lambda: fill('/workspace/fill')),
                   "outputs": attempt(lambda: fill('/outputs/fill'))}))
 """).json()
     (world.settings.home / "still-writable").write_bytes(b"x" * MIB)
-    return seen
+    other = world.run(TRY + """
+def write():
+    with open('/workspace/big', 'wb') as f:
+        f.write(b'x' * 8 * 1024 * 1024)
+print(json.dumps(attempt(write)))
+""", user="carol", project="brain-seg").json()
+    return {**seen, "other_project": other}
 
 
 class EscapeCases:
@@ -432,16 +442,17 @@ class EscapeCases:
         process.wait()
 
     @pytest.fixture
-    def small_workspaces(self, ws_settings: WorkspaceSettings) -> Iterator[Path]:
-        """TRE_WORKSPACES_ROOT on a filesystem of its own (a 16 MiB tmpfs), as docs/workspaces.md
-        advises while tre sets no quota: request it before ``world``."""
-        ws_settings.root.mkdir(parents=True)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tre-escape-workspaces",
-                        str(ws_settings.root)], check=True)
+    def quota_workspaces(self, ws_settings: WorkspaceSettings) -> Iterator[WorkspaceSettings]:
+        """A 16 MiB disk quota per project (TRE_WORKSPACES_QUOTA=16M): request it before
+        ``world``. Afterwards every image is unmounted and no loop device is left."""
+        ws_settings.quota = 16 * MIB
+        quotas = ws_settings.quotas()
         try:
-            yield ws_settings.root
+            yield ws_settings
         finally:
-            subprocess.run(["umount", "--lazy", str(ws_settings.root)], check=True)
+            quotas.unmount_all()
+            assert [loop for p in quotas.projects()
+                    for loop in attached_loops(quotas.image(p), settle_s=DETACH_S)] == []
 
     def test_data_cannot_be_written_deleted_or_renamed(self, world: World) -> None:
         # 0444 files fail the permission check before the read-only mount is even consulted
@@ -461,10 +472,11 @@ class EscapeCases:
         assert fill_disk(world) == {"tmp": "ENOSPC", "root": "EROFS", "etc": "EACCES",
                                     "usr": "EROFS"}
 
-    def test_filling_the_workspace_stops_at_its_filesystem(
-            self, small_workspaces: Path, world: World) -> None:
-        # no quota of tre's own: the workspaces' own filesystem is the limit (workspaces.md)
-        assert fill_workspace(world) == {"workspace": "ENOSPC", "outputs": "ENOSPC"}
+    def test_filling_the_workspace_stops_at_the_project_quota(
+            self, quota_workspaces: WorkspaceSettings, world: World) -> None:
+        # each project's folder is its own ext4 image (tre.workspaces.quota): only it is full
+        assert fill_workspace(world) == {"workspace": "ENOSPC", "outputs": "ENOSPC",
+                                         "other_project": "succeeded"}
 
     @pytest.mark.slow
     def test_a_fork_bomb_hits_the_pids_limit(self, world: World) -> None:
@@ -481,3 +493,157 @@ class EscapeCases:
             exit_code=137, stopped=f"permit {world.lung_permit} is expired")
         assert audit_trail(world.node)[-1][1:] == (
             "job.finish", audit_trail(world.node)[-1][2], "stopped")
+
+
+SYSCALL_PROBES = {
+    "ptrace": "16, child, 0, 0",  # PTRACE_ATTACH to the script's own child
+    "process_vm_readv": "child, iov, 1, iov, 1, 0",
+    "process_vm_writev": "child, iov, 1, iov, 1, 0",
+    "kcmp": "os.getpid(), child, 0, 0, 0",
+    "pidfd_getfd": "os.pidfd_open(child), 0, 0",
+    "unshare": "0x10000000",  # CLONE_NEWUSER
+    "setns": "-1, 0",
+    **{f"clone {name}": f"{flag} | 17, 0, 0, 0, 0" for name, flag in (
+        ("CLONE_NEWNS", 0x20000), ("CLONE_NEWCGROUP", 0x2000000), ("CLONE_NEWUTS", 0x4000000),
+        ("CLONE_NEWIPC", 0x8000000), ("CLONE_NEWUSER", 0x10000000),
+        ("CLONE_NEWPID", 0x20000000), ("CLONE_NEWNET", 0x40000000))},
+    "clone3": "0, 0",
+    "mount": "b'none', b'/tmp', b'tmpfs', 0, 0",
+    "umount2": "b'/tmp', 0",
+    "pivot_root": "b'/tmp', b'/tmp'",
+    "chroot": "b'/'",
+    "open_tree": "-100, b'/', 0",
+    "fsopen": "b'tmpfs', 0",
+    "fspick": "-100, b'/', 0",
+    "fsconfig": "-1, 0, 0, 0, 0",
+    "fsmount": "-1, 0, 0",
+    "move_mount": "-1, b'', -1, b'', 0",
+    "mount_setattr": "-1, b'', 0, 0, 0",
+    "keyctl": "0, -3, 0",  # KEYCTL_GET_KEYRING_ID of the session keyring
+    "add_key": "0, 0, 0, 0, -3",
+    "request_key": "b'user', b'tre-none', 0, 0",
+    "bpf": "0, 0, 0",
+    "perf_event_open": "0, 0, -1, -1, 0",
+    "userfaultfd": "1",  # UFFD_USER_MODE_ONLY
+    "io_uring_setup": "1, buf",
+    "io_uring_enter": "-1, 0, 0, 0, 0, 0",
+    "io_uring_register": "-1, 0, 0, 0",
+    "fanotify_init": "0, 0",
+    "kexec_load": "0, 0, 0, 0",
+    "kexec_file_load": "-1, -1, 0, 0, 0",
+    "init_module": "0, 0, b''",
+    "finit_module": "-1, b'', 0",
+    "delete_module": "b'tre-none', 0",
+    "create_module": "0, 0",
+    "reboot": "0, 0, 0, 0",
+    "swapon": "b'/tmp/none', 0",
+    "swapoff": "b'/tmp/none'",
+    "acct": "0",
+    "quotactl": "0, 0, 0, 0",
+    "quotactl_fd": "-1, 0, 0, 0",
+    "open_by_handle_at": "-1, 0, 0",
+    "name_to_handle_at": "-100, b'/', 0, 0, 0",
+    "syslog": "10, 0, 0",  # SYSLOG_ACTION_SIZE_BUFFER
+    "lookup_dcookie": "0, 0, 0",
+    "vhangup": "",
+    "move_pages": "0, 0, 0, 0, 0, 0",
+    "migrate_pages": "0, 0, 0, 0",
+    "mbind": "0, 0, 0, 0, 0, 0",
+    "set_mempolicy": "0, 0, 0",
+    "get_mempolicy": "0, 0, 0, 0, 0",
+    "set_mempolicy_home_node": "0, 0, 0, 0",
+    "vm86": "0, 0",
+    "vm86old": "0",
+    "iopl": "3",
+    "ioperm": "0x80, 1, 1",
+    "modify_ldt": "0, buf, 16",
+    "uselib": "0",
+    "personality ADDR_NO_RANDOMIZE": "0x0040000",
+    "personality query": "0xffffffff",
+    "ioctl TIOCSTI": "0, 0x5412, buf",
+    "ioctl TIOCLINUX": "0, 0x541C, buf",
+}
+"""Syscalls the sandbox's filter refuses, with harmless arguments (Python source, in a script
+that has ``child``, its own child process, ``buf`` and ``iov`` at hand)."""
+
+SOCKET_PROBES = {"AF_PACKET": (17, 3, 0), "AF_KEY": (15, 3, 2), "AF_ALG": (38, 5, 0),
+                 "AF_VSOCK": (40, 1, 0), "AF_NETLINK NETLINK_AUDIT": (16, 3, 9)}
+"""Sockets no sandbox needs: (family, type, protocol)."""
+
+
+def forbidden_syscalls(world: World) -> Any:
+    """Make each call of SYSCALL_PROBES (those this machine has) and open each socket of
+    SOCKET_PROBES; a forked child is the target of the calls on another process."""
+    arch = pyseccomp.system_arch()
+    numbers = {name: number for name in SYSCALL_PROBES
+               if (number := pyseccomp.resolve_syscall(arch, name.split()[0])) >= 0}
+    calls = ",\n".join(f"    {name!r}: call({numbers[name]}, {args})"
+                        for name, args in SYSCALL_PROBES.items() if name in numbers)
+    return world.run(TRY + f"""
+import ctypes, signal, socket, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def call(number, *args):
+    ctypes.set_errno(0)
+    if libc.syscall(ctypes.c_long(number), *(ctypes.c_long(a) if isinstance(a, int)
+                                              else a for a in args)) == -1:
+        return errno.errorcode.get(ctypes.get_errno(), str(ctypes.get_errno()))
+    return "succeeded"
+class IOVec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+buf = ctypes.create_string_buffer(256)
+iov = ctypes.byref(IOVec(ctypes.addressof(buf), 8))
+child = os.fork()
+if child == 0:
+    time.sleep(60)
+    os._exit(0)
+seen = {{
+{calls},
+    **{{name: attempt(lambda a=a: socket.socket(*a).close())
+       for name, a in {SOCKET_PROBES!r}.items()}},
+}}
+os.kill(child, signal.SIGKILL)
+print(json.dumps(seen))
+""").json()
+
+
+def trace_own_child(world: World) -> Any:
+    """Attach with ptrace to the script's own child (same uid, same namespaces, so only a
+    syscall filter stops it), and read its memory through /proc."""
+    return world.run(TRY + """
+import ctypes, signal, time
+libc = ctypes.CDLL(None, use_errno=True)
+def ptrace_attach(pid):
+    if libc.ptrace(16, pid, None, None) != 0:  # PTRACE_ATTACH
+        raise OSError(ctypes.get_errno(), 'ptrace')
+child = os.fork()
+if child == 0:
+    time.sleep(60)
+    os._exit(0)
+seen = {"ptrace_attach": attempt(lambda: ptrace_attach(child)),
+        "proc_mem": attempt(lambda: open(f'/proc/{child}/mem', 'rb').close())}
+os.kill(child, signal.SIGKILL)
+print(json.dumps(seen))
+""").json()
+
+
+def other_abis(world: World) -> Any:
+    """getpid through x32's numbering and through i386's ``int 0x80`` (x86-64 only), each in
+    a process of its own: how did it end?"""
+    return world.run(TRY + """
+import subprocess, sys
+x32 = '''
+import ctypes
+print(ctypes.CDLL(None).syscall(ctypes.c_long(0x40000000 | 39)))
+'''
+i386 = '''
+import ctypes, mmap
+page = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+page.write(bytes([0xb8, 20, 0, 0, 0, 0xcd, 0x80, 0xc3]))  # mov eax, 20; int 0x80; ret
+address = ctypes.addressof(ctypes.c_char.from_buffer(page))
+print(ctypes.CFUNCTYPE(ctypes.c_int)(address)())
+'''
+print(json.dumps({name: subprocess.run([sys.executable, '-c', code],
+                                       capture_output=True).returncode
+                  for name, code in (("x32", x32), ("i386", i386))}))
+""").json()

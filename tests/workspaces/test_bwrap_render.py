@@ -27,9 +27,9 @@ FDS = {"/etc/passwd": 5, "/etc/group": 6, "/etc/hosts": 7}
 
 def test_bwrap_command_line() -> None:
     assert render_bwrap(SPEC, ["python3", "train.py"], HOST, tools=TOOLS, stage=STAGE,
-                        data_fds=FDS) == [
+                        data_fds=FDS, seccomp_fd=8) == [
         "/usr/bin/bwrap", "--unshare-all", "--unshare-user", "--disable-userns",
-        "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+        "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--seccomp", "8",
         "--uid", "200000", "--gid", "200000", "--hostname", "workspace",
         "--ro-bind", "/usr", "/usr",
         "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
@@ -62,4 +62,5 @@ def test_launcher_stages_mounts_as_root_then_drops_to_the_project_uid() -> None:
 def test_gpus_are_refused_by_this_backend() -> None:
     spec = replace(SPEC, limits=Limits(2, GIB, 256, 1, GIB))
     with pytest.raises(SandboxUnavailable, match="asks for 1 GPU"):
-        render_bwrap(spec, ["true"], HOST, tools=TOOLS, stage=STAGE, data_fds=FDS)
+        render_bwrap(spec, ["true"], HOST, tools=TOOLS, stage=STAGE, data_fds=FDS,
+                     seccomp_fd=8)

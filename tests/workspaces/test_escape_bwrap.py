@@ -38,7 +38,7 @@ class TestEscapeBwrap(cases.EscapeCases):
             "ids": [200000, 200000, 200000, []],
             "caps": ["0000000000000000"] * 5,
             "no_new_privs": "1",
-            "seccomp": "0",  # no syscall filter yet (docs/workspaces.md, "Not enforced yet")
+            "seccomp": "2",  # tre's syscall filter (tre/workspaces/seccomp.py)
             "root": sorted(["bin", "data", "dev", "etc", "lib", "lib64", "outputs", "proc",
                             "sbin", "tmp", "usr", "workspace",
                             # a configured runtime is bound read-only at /opt/tre/runtime
@@ -65,7 +65,8 @@ class TestEscapeBwrap(cases.EscapeCases):
     def test_host_processes_are_invisible_and_untraceable(
             self, world: World, host_process: int) -> None:
         assert cases.host_processes(world, host_process) == {
-            "processes": ["bwrap", "python3"], "ptrace_host": "ESRCH", "signal_host": "ESRCH",
+            # the syscall filter refuses ptrace before the pid namespace is consulted
+            "processes": ["bwrap", "python3"], "ptrace_host": "EPERM", "signal_host": "ESRCH",
             "host_proc_entry": False}
 
     def test_no_job_starts_without_a_permit_in_force(self, world: World, clock: Clock) -> None:

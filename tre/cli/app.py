@@ -6,7 +6,19 @@ import sys
 
 import typer
 
-from tre.cli import airlock, audit, datasets, permits, policy, run, sandboxes, synth, up, users
+from tre.cli import (
+    airlock,
+    audit,
+    datasets,
+    permits,
+    policy,
+    run,
+    sandboxes,
+    synth,
+    up,
+    users,
+    workspaces,
+)
 from tre.cli.common import err_console
 from tre.errors import TREError
 from tre.services.bootstrap import initialise, load_settings
@@ -25,6 +37,7 @@ app.add_typer(policy.app, name="policy")
 app.add_typer(audit.app, name="audit")
 app.add_typer(airlock.app, name="airlock")
 app.add_typer(sandboxes.app, name="sandboxes")
+app.add_typer(workspaces.app, name="workspaces")
 app.command("up")(up.up)
 app.command("synth")(synth.synth)
 app.command("run", context_settings={"allow_interspersed_args": False})(run.run)

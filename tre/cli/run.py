@@ -18,7 +18,8 @@ from tre.workspaces.spec import GIB, Profile
 from tre.workspaces.uids import ProjectUids
 
 
-def _workspace_settings() -> WorkspaceSettings:
+def workspace_settings() -> WorkspaceSettings:
+    """The TRE_WORKSPACES_* settings; InvalidInput naming the bad variable."""
     try:
         return WorkspaceSettings()
     except ValidationError as exc:
@@ -44,7 +45,7 @@ def run(
     data read-only at /data, /workspace and /outputs writable, no network, cpu/memory/pids
     limits. Exits with CMD's code (125 when tre refuses or cannot start the sandbox)."""
     settings = load_settings()
-    workspaces = _workspace_settings()
+    workspaces = workspace_settings()
     profile = Profile(name="batch", cpus=cpus, pids=pids,
                       memory_bytes=None if memory_gb is None else int(memory_gb * GIB))
     uids = ProjectUids(workspaces.uid_registry(settings.home), workspaces.uid_base,

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from tre.cli.common import console
+from tre.cli.run import workspace_settings
 from tre.hub.passwords import set_password
 from tre.hub.processes import HubProcesses
 from tre.hub.settings import HubSettings
@@ -52,8 +53,12 @@ def up(
     """Run tre on this machine: the proxy, the hub with project workspaces, the enforcer."""
     settings = load_settings()
     hub = HubSettings()
+    quotas = workspace_settings().quotas()
     initialise(settings).dispose()
     console.print(f"tre home: {settings.home}  policy engine: {settings.policy_engine}")
+    if quotas.size is None:
+        console.print("workspaces have no disk quota: set TRE_WORKSPACES_QUOTA (e.g. 20G, "
+                      "docs/operations.md) so one project cannot fill this node's disk")
     if seed_demo:
         _seed_demo(settings, hub)
     node = open_node(settings)
@@ -78,6 +83,8 @@ def up(
     finally:
         processes.stop()
         node.close()
+        for project in quotas.unmount_all():  # the servers are gone: leave no mount behind
+            console.print(f"unmounted the workspace quota image of {project}")
     console.print("tre stopped")
 
 

@@ -8,7 +8,9 @@ How a sandbox starts (as root, see docs/workspaces.md):
    only root can enter, like $TRE_HOME, and nothing appears on the host);
 3. ``setpriv`` drops to the project's dedicated host uid with no capabilities, no groups and
    no_new_privs, and only then execs ``bwrap``; bwrap therefore never acts as host root on a
-   bind mount (a root bwrap with ``--uid`` would).
+   bind mount (a root bwrap with ``--uid`` would);
+4. bwrap loads tre's syscall filter (:mod:`tre.workspaces.seccomp`, read from a pipe) just before
+   it execs the command: every process of the sandbox runs under it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import IO
 from tre.workspaces.cgroups import Cgroup
 from tre.workspaces.config import WorkspaceSettings
 from tre.workspaces.errors import SandboxUnavailable
+from tre.workspaces.seccomp import filter_program
 from tre.workspaces.spec import Mount, WorkspaceSpec
 
 STAGE = Path("/run/tre-sandbox")
@@ -119,6 +122,8 @@ def group_file(spec: WorkspaceSpec) -> bytes:
 
 
 HOSTS_FILE = b"127.0.0.1 localhost workspace\n::1 localhost\n"
+SECCOMP_FD = "seccomp"
+"""The key of the syscall filter's fd among the fds a start hands to bwrap."""
 
 
 def staged_name(index: int) -> str:
@@ -127,10 +132,12 @@ def staged_name(index: int) -> str:
 
 
 def render_bwrap(spec: WorkspaceSpec, command: Sequence[str], host: HostLayout, *,
-                 tools: Tools, stage: Path, data_fds: Mapping[str, int]) -> list[str]:
+                 tools: Tools, stage: Path, data_fds: Mapping[str, int],
+                 seccomp_fd: int) -> list[str]:
     """The bwrap part of the command line (pure): what the sandbox sees and how it runs.
 
-    ``data_fds`` maps ``/etc/passwd``, ``/etc/group`` and ``/etc/hosts`` to readable fds.
+    ``data_fds`` maps ``/etc/passwd``, ``/etc/group`` and ``/etc/hosts`` to readable fds;
+    ``seccomp_fd`` is a readable fd holding the syscall filter as BPF.
     """
     if spec.limits.gpus:
         raise SandboxUnavailable(
@@ -141,6 +148,7 @@ def render_bwrap(spec: WorkspaceSpec, command: Sequence[str], host: HostLayout, 
         raise SandboxUnavailable("no command to run: give one after `--`")
     argv = [tools.bwrap, "--unshare-all", "--unshare-user", "--disable-userns",
             "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+            "--seccomp", str(seccomp_fd),
             "--uid", str(spec.uid), "--gid", str(spec.gid), "--hostname", "workspace",
             "--ro-bind", "/usr", "/usr"]
     for name, target in host.root_links:
@@ -190,12 +198,15 @@ class SandboxResult:
 
 @dataclass
 class BwrapBackend:
-    """Runs a WorkspaceSpec under bubblewrap as the project's uid, limited by cgroup v1."""
+    """Runs a WorkspaceSpec under bubblewrap as the project's uid, limited by cgroup v1 and
+    tre's syscall filter (built here, so a node that cannot build it refuses before anything
+    starts)."""
 
     settings: WorkspaceSettings
     tools: Tools = field(default_factory=Tools.find)
     host: HostLayout | None = None
     stage: Path = STAGE
+    syscall_filter: bytes = field(default_factory=filter_program)
 
     def _host(self) -> HostLayout:
         if self.host is None:
@@ -233,8 +244,9 @@ class BwrapBackend:
         self.stage.mkdir(parents=True, exist_ok=True, mode=0o755)
         if extra_mounts:
             spec = replace(spec, mounts=(*spec.mounts, *extra_mounts))
+        # the filter is at most 4096 BPF instructions (32 KiB): it fits a pipe's buffer too
         data = {"/etc/passwd": passwd_file(spec), "/etc/group": group_file(spec),
-                "/etc/hosts": HOSTS_FILE}
+                "/etc/hosts": HOSTS_FILE, SECCOMP_FD: self.syscall_filter}
         fds: dict[str, int] = {}
         cgroup = self._limits(spec)
         try:
@@ -244,7 +256,8 @@ class BwrapBackend:
                 os.close(write_end)
                 fds[target] = read_end
             bwrap_argv = render_bwrap(spec, command, self._host(), tools=self.tools,
-                                      stage=self.stage, data_fds=fds)
+                                      stage=self.stage, data_fds=fds,
+                                      seccomp_fd=fds[SECCOMP_FD])
             argv = render_launcher(spec, bwrap_argv, tools=self.tools, stage=self.stage)
             process = subprocess.Popen(
                 argv, stdin=stdin, stdout=stdout, stderr=stderr, pass_fds=tuple(fds.values()),

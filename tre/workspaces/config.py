@@ -7,6 +7,9 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tre.errors import InvalidInput
+from tre.workspaces.quota import MIN_BYTES, ProjectQuotas, parse_size
+
 UID_BASE = 200_000
 UID_COUNT = 65_536
 
@@ -51,10 +54,39 @@ class WorkspaceSettings(BaseSettings):
         "non-executable file is a clear, audited refusal.",
     )
 
+    quota: int | None = Field(
+        default=None,
+        description="Disk quota of each project's workspace and outputs together, e.g. 20G "
+        "(K, M, G, T: powers of 1024): each project's folder becomes a loop-mounted ext4 image "
+        "of that size, fully allocated on the host at the project's first start (needs root "
+        "and loop devices; a start that cannot set it up is refused). Default: none, the "
+        "folders share the filesystem of the root. Applies to new images only: grow one with "
+        "`tre workspaces grow` (docs/operations.md).",
+    )
+
+    @field_validator("quota", mode="before")
+    @classmethod
+    def _size(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            try:
+                value = parse_size(value)
+            except InvalidInput as exc:
+                raise ValueError(str(exc)) from None
+        if isinstance(value, int) and value < MIN_BYTES:
+            raise ValueError(f"a quota below {MIN_BYTES // 1024**2}M leaves no room once ext4 "
+                             "has its journal: give a larger size, e.g. 20G")
+        return value
+
     @field_validator("root", "cgroup_root")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    def quotas(self) -> ProjectQuotas:
+        """The projects' quota images under the root."""
+        return ProjectQuotas(self.root, self.quota)
 
     def uid_registry(self, home: Path) -> Path:
         """The JSON file recording each project's uid (under $TRE_HOME: only tre reads it)."""

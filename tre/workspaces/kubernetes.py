@@ -5,7 +5,8 @@
 the same pod. Volumes (docs/deployment.md): by default each mount is a ``hostPath`` of the spec's
 host folder (single node, or every node mounting the same shared filesystem at the same path);
 with ``claims`` each mount is a PersistentVolumeClaim (dataset versions: one read-only claim
-each; workspace and outputs: a claim per project with a sub-path).
+each; workspace and outputs: a claim per project with a sub-path, sized by
+``render_project_claim`` to the project's disk quota).
 """
 
 from __future__ import annotations
@@ -191,6 +192,28 @@ def render_network_policies(*, allow_dns: bool = False) -> list[dict[str, Any]]:
     return [policy("tre-workspaces-hub-only", NetworkMode.HUB_ONLY,
                    {"ingress": ingress, "egress": hub_only_egress}),
             policy("tre-workspaces-none", NetworkMode.NONE, {"ingress": [], "egress": []})]
+
+
+def project_claim_name(project: str) -> str:
+    """The name of ``project``'s PersistentVolumeClaim (its workspace and outputs)."""
+    return f"tre-project-{volume_name(project)}"
+
+
+def render_project_claim(project: str, size_bytes: int, *, storage_class: str | None = None
+                         ) -> dict[str, Any]:
+    """The PersistentVolumeClaim of ``project``'s workspace and outputs (pure), of the size of
+    its disk quota (``TRE_WORKSPACES_QUOTA``). ``ReadWriteMany``: the members' pods share it,
+    perhaps on several nodes. The storage class must enforce the size (block volumes, CephFS
+    quotas do; hostPath and some NFS provisioners do not): see docs/workspaces.md.
+    """
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteMany"],
+                            "resources": {"requests": {"storage": str(size_bytes)}}}
+    if storage_class is not None:
+        spec["storageClassName"] = storage_class
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": project_claim_name(project),
+                         "labels": {"tre.project": project, WORKSPACE_LABEL: "true"}},
+            "spec": spec}
 
 
 # -- the JupyterHub spawner ----------------------------------------------------------------------

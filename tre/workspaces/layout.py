@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 
 from tre.workspaces.errors import WorkspaceRefused
+from tre.workspaces.quota import ProjectQuotas
 from tre.workspaces.spec import project_workspace, user_outputs
 
 WORKSPACE_MODE = 0o770
@@ -30,18 +31,23 @@ def _own_folder(path: Path, uid: int, gid: int, mode: int) -> None:
         os.chmod(path, mode, follow_symlinks=False)
 
 
-def prepare_folders(workspace_root: Path, project: str, user: str, uid: int, gid: int) -> None:
+def prepare_folders(workspace_root: Path, project: str, user: str, uid: int, gid: int, *,
+                    quotas: ProjectQuotas | None = None) -> None:
     """Create (or repair) the project's workspace and the user's outputs folder.
 
     ``root/``, ``root/<project>/`` and ``root/<project>/outputs/`` are root's, mode 0700;
     the shared ``workspace`` is the project's (0770), ``outputs/<user>`` too (0700). Root binds
     them into the sandbox, so the project uid needs no way through the folders above, and the
-    sandbox can never swap a folder above its mounts for a symlink.
+    sandbox can never swap a folder above its mounts for a symlink. When ``quotas`` applies to
+    the project, ``root/<project>/`` is its quota image, mounted first (tre.workspaces.quota).
     """
     workspace_root.parent.mkdir(parents=True, exist_ok=True)
     project_dir = workspace_root / project
     outputs_dir = project_dir / "outputs"
-    for folder in (workspace_root, project_dir, outputs_dir):
+    _own_folder(workspace_root, 0, 0, PRIVATE_MODE)
+    if quotas is not None and quotas.applies(project):
+        quotas.ensure_mounted(project)
+    for folder in (project_dir, outputs_dir):
         _own_folder(folder, 0, 0, PRIVATE_MODE)
     _own_folder(project_workspace(workspace_root, project), uid, gid, WORKSPACE_MODE)
     _own_folder(user_outputs(workspace_root, project, user), uid, gid, OUTPUTS_MODE)

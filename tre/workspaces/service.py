@@ -111,7 +111,8 @@ def prepare(node: Node, user: str, project: str, profile: Profile, *,
         spec = render_spec(source, user, profile, uid=uid, dataset_paths=dataset_paths,
                            workspace_root=settings.root, now=node.clock(),
                            extra_env=extra_env)
-        layout.prepare_folders(settings.root, project, user, uid, uid)
+        layout.prepare_folders(settings.root, project, user, uid, uid,
+                               quotas=settings.quotas())
     except TREError as exc:
         _audit_prepare(node, user, project, "denied", {"reason": str(exc)})
         raise
