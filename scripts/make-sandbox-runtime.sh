@@ -5,19 +5,24 @@
 #
 # Usage: scripts/make-sandbox-runtime.sh [PREFIX]   (default /opt/tre/runtime)
 # Idempotent: rebuilds the venv only when the requirement list below changed, and reinstalls
-# tre-notebook only when its files changed (two-line stamp file in PREFIX). tre-notebook is
-# installed from a copy of this repository's folder, not editable: the sandbox cannot read the
-# checkout. pip uses the host's own configuration (index, CA certificates, find-links). Then
-# point TRE_WORKSPACES_RUNTIME at PREFIX.
+# tre-notebook (its code and its etc/jupyter settings) and removes the REMOVED packages only when
+# either changed (two-line stamp file in PREFIX). tre-notebook is installed from a copy of this
+# repository's folder, not editable: the sandbox cannot read the checkout. pip uses the host's
+# own configuration (index, CA certificates, find-links). Then point TRE_WORKSPACES_RUNTIME at
+# PREFIX.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 PREFIX=${1:-/opt/tre/runtime}
 PYTHON=${TRE_RUNTIME_PYTHON:-/usr/bin/python3}
 REQUIREMENTS=("jupyterhub>=5.2,<7" "jupyterlab>=4.2,<5")
+# Optional packages the requirements pull in and no server needs: rfc3987-syntax (jsonschema's
+# "iri" format check, which no Jupyter schema uses) builds ~35 parsers when imported, about half
+# of a server's start-up CPU. images/singleuser/Dockerfile removes the same.
+REMOVED=(rfc3987-syntax)
 NOTEBOOK_PACKAGE="$here/images/singleuser/tre-notebook"
 base_stamp="${PYTHON} ${REQUIREMENTS[*]}"
-package_stamp="tre-notebook $("$here/images/content-hash.sh" "$NOTEBOOK_PACKAGE")"
+package_stamp="tre-notebook $("$here/images/content-hash.sh" "$NOTEBOOK_PACKAGE") -${REMOVED[*]}"
 stamp="$PREFIX/.tre-runtime"
 
 fresh=1
@@ -47,6 +52,11 @@ if [ "$fresh" = 1 ]; then
   "$PREFIX/bin/pip" install -q --upgrade pip
   "$PREFIX/bin/pip" install -q "${REQUIREMENTS[@]}"
 fi
+for package in "${REMOVED[@]}"; do
+  if "$PREFIX/bin/pip" show -q "$package" >/dev/null 2>&1; then
+    "$PREFIX/bin/pip" uninstall -q -y "$package"
+  fi
+done
 # Built from a copy, so that no build leftovers land in the checkout.
 copy=$(mktemp -d)
 trap 'rm -rf "$copy"' EXIT

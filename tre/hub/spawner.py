@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+import httpx
 from jupyterhub.spawner import Spawner
-from jupyterhub.utils import random_port
+from jupyterhub.utils import random_port, url_path_join
 from tornado import web
 from traitlets import Float, List, Unicode, default
 from traitlets.config import LoggingConfigurable
@@ -40,6 +41,8 @@ AUDIT_ID_LENGTH = 80
 """The longest object id the audit trail stores."""
 DROPPED_ENV = ("JPY_API_TOKEN",)
 """Variables the hub sets that a sandbox never gets (a duplicate of the server's token)."""
+START_MARGIN_S = 1.0
+"""How long before start_timeout start() stops waiting for the server itself."""
 
 
 def _form(choices: list[ProjectChoice]) -> str:
@@ -267,6 +270,16 @@ class BwrapSpawner(TRESpawnerMixin, Spawner):  # type: ignore[misc]
         5.0, help="Seconds a stopping server gets after SIGTERM before everything is killed.",
     ).tag(config=True)
 
+    ready_poll_s = Float(
+        0.05,
+        help="Seconds between start()'s requests to the new server, straight to its socket in "
+        "the run folder, asking what the hub asks to know it is up. start() returns once the "
+        "server answers (or the sandbox ended, or start_timeout/http_timeout is nearly spent), "
+        "so the hub's own check, which waits up to 5 s between tries, succeeds at its first. "
+        "A request costs the sandbox one short-lived socat. 0: return as soon as the sandbox "
+        "started and leave the waiting to the hub.",
+    ).tag(config=True)
+
     sandbox: RunningSandbox | None = None
     forwarders: list[subprocess.Popen[bytes]]
     run_dir: Path | None = None
@@ -318,11 +331,13 @@ class BwrapSpawner(TRESpawnerMixin, Spawner):  # type: ignore[misc]
         return _address(self.api_url, "set BwrapSpawner.api_url with an explicit port")
 
     async def start(self) -> tuple[str, int]:
-        """Start the forwarders and the sandbox; return the loopback address of the server."""
+        """Start the forwarders and the sandbox; return the loopback address of the server once
+        it answers (see ``ready_poll_s``)."""
         spec = self.workspace_spec
         if spec is None:
             raise web.HTTPError(500, "start() before the pre-spawn check: tre refuses to start "
                                 "a workspace that policy did not allow")
+        began = asyncio.get_running_loop().time()
         socat = self._socat()
         hub_host, hub_port = self._hub_address()
         api_host, api_port = self._api_address()
@@ -336,8 +351,8 @@ class BwrapSpawner(TRESpawnerMixin, Spawner):  # type: ignore[misc]
             self.forwarders.append(subprocess.Popen(
                 bridge.host_api_forward(socat, self.run_dir, api_host, api_port),
                 stdin=subprocess.DEVNULL, env={"PATH": HOST_PATH}))
-            await self._wait_for_socket(self.run_dir / bridge.HUB_SOCKET)
-            await self._wait_for_socket(self.run_dir / bridge.API_SOCKET)
+            # The sandbox starts while the forwarders make their sockets: its server calls the
+            # hub only once its imports are done, seconds later.
             self.sandbox = await asyncio.to_thread(
                 self._backend().start, spec,
                 bridge.sandbox_command(socat, self.singleuser_command),
@@ -346,15 +361,53 @@ class BwrapSpawner(TRESpawnerMixin, Spawner):  # type: ignore[misc]
             self.forwarders.append(subprocess.Popen(
                 bridge.host_server_forward(socat, self.run_dir, host_port),
                 stdin=subprocess.DEVNULL, env={"PATH": HOST_PATH}))
+            await self._wait_for_socket(self.run_dir / bridge.HUB_SOCKET)
+            await self._wait_for_socket(self.run_dir / bridge.API_SOCKET)
         except TREError as exc:
             await self._teardown()
             raise await self.refused(spec.project, exc) from None
         except BaseException:
             await self._teardown()
             raise
-        await self.audit_started({"uid": spec.uid, "port": host_port,
-                                  "pid": self.sandbox.process.pid})
+        deadline = began + min(self.start_timeout, self.http_timeout) - START_MARGIN_S
+        # The audit record is written while the server starts, and always before any failure.
+        answering = asyncio.create_task(
+            self._wait_until_answering(self.run_dir / bridge.SERVER_SOCKET, deadline))
+        try:
+            await self.audit_started({"uid": spec.uid, "port": host_port,
+                                      "pid": self.sandbox.process.pid})
+        except BaseException:
+            answering.cancel()
+            raise
+        try:
+            await answering
+        except TREError as exc:  # the hub then stops what is left (audited workspace.stop)
+            raise await self.refused(spec.project, exc) from None
         return ("127.0.0.1", host_port)
+
+    async def _wait_until_answering(self, socket: Path, deadline: float) -> None:
+        """Return once the server answers the hub's readiness request through ``socket``
+        (any status below 500, as the hub asks) or ``deadline`` passed (the hub's own check
+        then decides); SandboxUnavailable at once if the sandbox ended first."""
+        if self.ready_poll_s <= 0:
+            return
+        url = f"http://127.0.0.1{url_path_join(self.server.base_url, 'api')}"
+        loop = asyncio.get_running_loop()
+        transport = httpx.AsyncHTTPTransport(uds=str(socket))
+        async with httpx.AsyncClient(transport=transport) as client:
+            while (code := self.sandbox.poll() if self.sandbox else 0) is None:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return
+                if socket.exists():
+                    # Once the server listens, the request waits for its first answer.
+                    with contextlib.suppress(httpx.TransportError):
+                        answer = await client.get(url, timeout=remaining)
+                        if answer.status_code < 500:
+                            return
+                await asyncio.sleep(self.ready_poll_s)
+        raise SandboxUnavailable(f"the workspace server exited with status {code} before it "
+                                 "answered: its output is in the hub's log")
 
     def _make_run_dir(self, spec: WorkspaceSpec) -> Path:
         root = Path(self.run_root)
@@ -376,15 +429,20 @@ class BwrapSpawner(TRESpawnerMixin, Spawner):  # type: ignore[misc]
             await asyncio.sleep(0.02)
 
     async def poll(self) -> int | None:
-        """None while the sandbox and every forwarder run; else an exit status."""
+        """None while the sandbox and every forwarder run; else an exit status.
+
+        A server that ended on its own (or whose forwarder did) is cleaned up here, its stop
+        audited with the status: the hub calls stop() only for servers that poll as running.
+        """
         if self.sandbox is None:
             return 0
         code = self.sandbox.poll()
-        if code is not None:
-            return code
-        if any(f.poll() is not None for f in self.forwarders):
-            return 1
-        return None
+        if code is None and all(f.poll() is None for f in self.forwarders):
+            return None
+        status = 1 if code is None else code
+        await self._teardown()
+        await self.audit_stopped({"exited": status})
+        return status
 
     async def stop(self, now: bool = False) -> None:
         """Kill the whole sandbox and the forwarders, remove its cgroups and run folder."""
