@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import timedelta
@@ -31,6 +32,7 @@ from factories import (
 from tre.audit import log as audit
 from tre.audit.chain import GENESIS_HASH, AuditEvent, canonical_json, hash_of
 from tre.audit.checkpoints import (
+    HEAD_RECORD_BYTES,
     PUBLIC_KEY,
     Checkpoint,
     CheckpointWriter,
@@ -277,6 +279,13 @@ def test_events_record_actor_decision_reasons_and_request(trail: Node) -> None:
     assert issue.request_id == approve.request_id
     assert json.loads(approve.details) == {"reason": "sound protocol", "conditions": []}
     assert json.loads(approve.decision)["allow"] is True
+    everyone = stored_events(trail)
+    assert len({e.id for e in everyone}) == len(everyone)
+    for event in everyone:  # ids are random UUIDs in their usual forms
+        assert (str(uuid.UUID(event.id)), uuid.UUID(event.id).version) == (event.id, 4)
+        request = uuid.UUID(event.request_id)
+        assert (request.hex, request.version, request.variant) == (
+            event.request_id, 4, uuid.RFC_4122)
 
 
 def test_parallel_walk_runs_in_worker_processes(trail: Node) -> None:
@@ -561,6 +570,21 @@ def test_an_unreadable_head_json_is_reported(trail: Node) -> None:
         "head.json from backup, or investigate its removal)"]
 
 
+@pytest.mark.parametrize("junk", ["", "not json", "x" * 5000])
+def test_the_next_commit_rewrites_an_unreadable_head_json_whole(trail: Node, junk: str) -> None:
+    head_path = audit_dir(trail) / "head.json"
+    head_path.write_text(junk)
+    app = applications.apply(trail, "carol", form("gut-ct"))
+    events = stored_events(trail)
+    assert events[-1].object_id == app.id
+    text = head_path.read_text()
+    assert (len(text), text[-2:]) == (HEAD_RECORD_BYTES, " \n")
+    head = Checkpoint.from_json(text, "test")
+    assert (head.seq, head.hash) == (events[-1].seq, events[-1].hash)
+    report = check(trail)
+    assert (report.ok, report.anchored_seq) == (True, N + 2)
+
+
 def test_checkpoints_signed_with_another_key_do_not_verify(trail: Node, tmp_path: Path) -> None:
     """An attacker rewrites the chain and re-signs every checkpoint with a key of their own."""
     rechain(trail, lambda e: replace(e, actor="mallory") if e.actor == "olga" else e)
@@ -599,18 +623,21 @@ def test_a_service_call_that_fails_after_recording_leaves_no_event(trail: Node,
     assert (report.ok, report.last_seq, report.anchored_seq) == (True, N + 2, N + 2)
 
 
-def test_a_unit_of_work_that_raises_after_recording_leaves_no_event(trail: Node) -> None:
+@pytest.mark.parametrize("unit", ["unit_of_work", "driver_unit_of_work"])
+def test_a_unit_of_work_that_raises_after_recording_leaves_no_event(trail: Node,
+                                                                    unit: str) -> None:
     def record_then_fail() -> None:
-        with trail.unit_of_work() as session:
+        with getattr(trail, unit)() as session:
             audit.record(session, time=trail.clock(), actor="olga", action="permit.suspend",
                          object_type="permit", object_id="permit-x", outcome="allowed",
                          request_id=audit.new_request_id())
             raise RuntimeError("boom")
 
-    before = stored_events(trail)
+    before, head = stored_events(trail), read_head(audit_dir(trail))
     with pytest.raises(RuntimeError, match="boom"):
         record_then_fail()
     assert stored_events(trail) == before
+    assert read_head(audit_dir(trail)) == head
     # the next event chains onto the last committed one
     applications.apply(trail, "carol", form("gut-ct"))
     after = stored_events(trail)

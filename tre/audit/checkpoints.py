@@ -144,9 +144,10 @@ class CheckpointWriter:
             fcntl.flock(lock, fcntl.LOCK_EX)
             head = os.open(self._head_path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
-                current = _head_seq(os.pread(head, HEAD_RECORD_BYTES + 1, 0))
+                raw = os.pread(head, HEAD_RECORD_BYTES + 1, 0)
+                current = _head_seq(raw)
                 if current is None or current < seq:
-                    _overwrite(head, line)
+                    _overwrite(head, line, len(raw))
             finally:
                 os.close(head)
             if seq // LOG_EVERY > previous_seq // LOG_EVERY or previous_seq == 0:
@@ -164,12 +165,16 @@ def _head_seq(raw: bytes) -> int | None:
         return None
 
 
-def _overwrite(fd: int, line: str) -> None:
-    """Make the file ``line`` padded to a fixed size: one write, no truncation, no rename."""
+def _overwrite(fd: int, line: str, read: int) -> None:
+    """Make the file ``line`` padded to a fixed size: one write, no truncation, no rename.
+
+    ``read``: the bytes a read of ``HEAD_RECORD_BYTES + 1`` found; more than a record means the
+    file is longer than the new one (which is never shorter than a record): it is cut.
+    """
     data = line.encode()
     data += b" " * max(0, HEAD_RECORD_BYTES - 1 - len(data)) + b"\n"
     os.pwrite(fd, data, 0)
-    if os.fstat(fd).st_size != len(data):
+    if read > HEAD_RECORD_BYTES:
         os.ftruncate(fd, len(data))
 
 

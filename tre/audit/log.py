@@ -8,7 +8,7 @@ of two statements per event. A transaction that rolls back writes nothing.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.orm import Session
 
 from tre.audit.chain import AuditEvent, canonical_json, event_hash
+from tre.db.driver import DriverTransaction, Transaction
 from tre.db.prepared import Prepared
 from tre.db.schema import AuditEventRow, AuditHeadRow, Base
 from tre.errors import StorageError
@@ -39,7 +40,7 @@ _NO_DETAILS = canonical_json({})
 
 
 def record(
-    session: Session,
+    session: Transaction,
     *,
     time: datetime,
     actor: str,
@@ -66,9 +67,11 @@ def record(
         head = (int(row.seq), str(row.hash))
         session.info[_START_KEY] = head[0]
         session.info[_PENDING_KEY] = []
+        if isinstance(session, DriverTransaction):  # a Session runs the listener below
+            session.before_commit(_write_pending)
     prev_seq, prev_hash = head
     seq = prev_seq + 1
-    id_ = str(uuid.uuid4())
+    id_ = _uuid4()
     stamp = time.isoformat(timespec="microseconds")
     decision_json = canonical_json(decision.as_json()) if decision else _NO_DECISION
     details_json = canonical_json(dict(details)) if details else _NO_DETAILS
@@ -88,7 +91,7 @@ def record(
 
 
 @event.listens_for(Session, "before_commit")
-def _write_pending(session: Session) -> None:
+def _write_pending(session: Transaction) -> None:
     """Write the transaction's events and move the head, just before it commits."""
     pending = session.info.get(_PENDING_KEY)
     if pending:
@@ -106,7 +109,7 @@ def _forget_head(session: Session) -> None:
         session.info.pop(key, None)
 
 
-def pending_head(session: Session) -> tuple[int, int, str] | None:
+def pending_head(session: Transaction) -> tuple[int, int, str] | None:
     """``(seq before, seq after, hash)`` if this transaction appended events, else None."""
     head = session.info.get(_HEAD_KEY)
     if head is None:
@@ -115,5 +118,19 @@ def pending_head(session: Session) -> tuple[int, int, str] | None:
 
 
 def new_request_id() -> str:
-    """An id tying together the events of one request."""
-    return uuid.uuid4().hex
+    """An id tying together the events of one request (a random UUID as 32 hex digits)."""
+    return _uuid4_bytes().hex()
+
+
+def _uuid4_bytes() -> bytes:
+    """A random (version 4) UUID's 16 bytes: ``uuid.uuid4()`` without building its object."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
+    return bytes(raw)
+
+
+def _uuid4() -> str:
+    """``str(uuid.uuid4())``: a random UUID in its usual 8-4-4-4-12 form."""
+    h = _uuid4_bytes().hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

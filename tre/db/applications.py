@@ -16,6 +16,7 @@ from tre.db.codec import (
     refs_from_json,
     refs_to_json,
 )
+from tre.db.driver import Transaction
 from tre.db.prepared import Prepared
 from tre.db.schema import ApplicationRow
 from tre.domain.applications import (
@@ -51,7 +52,7 @@ def _to_domain(row: Any) -> DataAccessApplication:
     )
 
 
-def add(session: Session, app: DataAccessApplication, now: datetime) -> None:
+def add(session: Transaction, app: DataAccessApplication, now: datetime) -> None:
     """Insert a new application."""
     _INSERT.execute(session, dict(
         id=app.id, project=app.project, kind=app.kind.value, amends_permit=app.amends_permit,
@@ -65,7 +66,7 @@ def add(session: Session, app: DataAccessApplication, now: datetime) -> None:
     ))
 
 
-def save(session: Session, app: DataAccessApplication, now: datetime) -> None:
+def save(session: Transaction, app: DataAccessApplication, now: datetime) -> None:
     """Write the mutable fields (status and decision) of an existing application."""
     done = _SAVE.execute(session, {
         "app_id": app.id, "b_status": app.status.value, "b_decided_by": app.decided_by,
@@ -75,7 +76,7 @@ def save(session: Session, app: DataAccessApplication, now: datetime) -> None:
         raise NotFound(f"no application {app.id}")
 
 
-def get(session: Session, app_id: str) -> DataAccessApplication:
+def get(session: Transaction, app_id: str) -> DataAccessApplication:
     """The application ``app_id``, or NotFound saying how to list them."""
     row = _GET.first(session, {"app_id": app_id})
     if row is None:
@@ -104,6 +105,6 @@ _OPEN_FOR_PROJECT = Prepared(select(_TABLE.c.id).where(
 _OPEN = {f"open_{s.value}": s.value for s in OPEN}
 
 
-def open_for_project(session: Session, project: str) -> list[str]:
+def open_for_project(session: Transaction, project: str) -> list[str]:
     """Ids of applications for ``project`` not yet decided or withdrawn."""
     return [row.id for row in _OPEN_FOR_PROJECT.rows(session, {"project": project, **_OPEN})]

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from tre.db.driver import Transaction
 from tre.db.prepared import Prepared
 from tre.db.schema import DatasetRow, DatasetVersionRow
 from tre.domain.permits import PinnedDataset
@@ -54,9 +55,12 @@ def add_version(session: Session, version: DatasetVersion) -> None:
     session.flush()
 
 
-def get(session: Session, dataset_id: str) -> Dataset:
+_GET = Prepared(select(DatasetRow.__table__).where(DatasetRow.id == bindparam("dataset_id")))
+
+
+def get(session: Transaction, dataset_id: str) -> Dataset:
     """The dataset ``dataset_id``, or NotFound saying how to list them."""
-    row = session.get(DatasetRow, dataset_id)
+    row = _GET.first(session, {"dataset_id": dataset_id})
     if row is None:
         raise NotFound(f"unknown dataset {dataset_id!r}: `tre datasets list` lists the catalogue")
     return Dataset(row.id, row.title, row.description, row.data_holder, row.synthetic,
@@ -68,7 +72,7 @@ _VERSIONS = Prepared(select(DatasetVersionRow.__table__)
                      .order_by(DatasetVersionRow.created_at.desc(), DatasetVersionRow.version))
 
 
-def versions(session: Session, dataset_id: str) -> list[DatasetVersion]:
+def versions(session: Transaction, dataset_id: str) -> list[DatasetVersion]:
     """Published versions of a dataset, newest first."""
     rows = _VERSIONS.rows(session, {"dataset_id": dataset_id})
     return [DatasetVersion(r.dataset, r.version, r.path, r.created_at) for r in rows]
@@ -80,7 +84,7 @@ def list_all(session: Session) -> list[Dataset]:
             for r in session.scalars(select(DatasetRow).order_by(DatasetRow.id))]
 
 
-def resolve(session: Session, ref: DatasetRef) -> PinnedDataset:
+def resolve(session: Transaction, ref: DatasetRef) -> PinnedDataset:
     """Pin ``ref`` to a published version: its own, or the newest if it names none."""
     published = versions(session, ref.dataset)
     if not published:

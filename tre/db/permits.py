@@ -16,6 +16,7 @@ from tre.db.codec import (
     pinned_from_json,
     refs_to_json,
 )
+from tre.db.driver import Transaction
 from tre.db.prepared import Prepared
 from tre.db.schema import PermitRow
 from tre.domain.permits import DataPermit, EgressProfile, PermitStatus
@@ -46,7 +47,7 @@ def _to_domain(row: Any) -> DataPermit:
     )
 
 
-def add(session: Session, permit: DataPermit, now: datetime) -> None:
+def add(session: Transaction, permit: DataPermit, now: datetime) -> None:
     """Insert a newly issued permit."""
     _INSERT.execute(session, dict(
         id=permit.id, project=permit.project, application=permit.application,
@@ -59,7 +60,7 @@ def add(session: Session, permit: DataPermit, now: datetime) -> None:
     ))
 
 
-def save(session: Session, permit: DataPermit, now: datetime) -> None:
+def save(session: Transaction, permit: DataPermit, now: datetime) -> None:
     """Write the mutable fields (status, members, period, compute) of a permit."""
     done = _SAVE.execute(session, {
         "permit_id": permit.id, "b_status": permit.status.value,
@@ -70,7 +71,7 @@ def save(session: Session, permit: DataPermit, now: datetime) -> None:
         raise NotFound(f"no permit {permit.id}")
 
 
-def get(session: Session, permit_id: str) -> DataPermit:
+def get(session: Transaction, permit_id: str) -> DataPermit:
     """The permit ``permit_id``, or NotFound saying how to list them."""
     row = _GET.first(session, {"permit_id": permit_id})
     if row is None:
@@ -78,7 +79,7 @@ def get(session: Session, permit_id: str) -> DataPermit:
     return _to_domain(row)
 
 
-def for_project(session: Session, project: str) -> DataPermit | None:
+def for_project(session: Transaction, project: str) -> DataPermit | None:
     """The permit of ``project``, if one was issued."""
     row = _FOR_PROJECT.first(session, {"project": project})
     return None if row is None else _to_domain(row)

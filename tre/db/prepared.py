@@ -4,7 +4,8 @@ SQLAlchemy costs ~10x the statement itself here (cache keys, execution contexts,
 objects: ~0.1 ms a statement against ~10 us for SQLite). The few statements every request
 runs are compiled by SQLAlchemy once per dialect, and their parameters and results converted
 by the same type processors SQLAlchemy would use, so rows read or written either way are
-identical. They run inside the session's transaction (its connection, its BEGIN).
+identical. They run inside the caller's transaction: an ORM session's (its connection, its
+BEGIN) or a :class:`tre.db.driver.DriverTransaction`.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
+from tre.db.driver import DriverTransaction, Transaction
+
 _Processor = Callable[[Any], Any] | None
 
 
 class _Compiled(NamedTuple):
     sql: str
-    names: tuple[str, ...] | None  # positional parameter order; None: named parameters
+    order: tuple[tuple[str, _Processor], ...] | None  # positional parameters; None: named
     binds: Mapping[str, _Processor]
     fixed: Mapping[str, Any]  # values the statement carries (``id == 1``)
     columns: tuple[str, ...]
@@ -55,22 +58,23 @@ class Prepared:
                         for c in selected)
         fixed = {name: bind.effective_value for name, bind in compiled.binds.items()
                  if not bind.required}
-        names = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup \
-            else None
-        found = _Compiled(compiled.string, names, binds, fixed, columns, results)
+        order = tuple((name, binds[name]) for name in compiled.positiontup) \
+            if compiled.positional and compiled.positiontup else None
+        found = _Compiled(compiled.string, order, binds, fixed, columns, results)
         self._by_dialect[dialect.name] = found
         return found
 
     def _parameters(self, compiled: _Compiled, values: Mapping[str, Any]) -> Any:
         if compiled.fixed:
             values = {**compiled.fixed, **values}
-        bound = {name: (value if (process := compiled.binds.get(name)) is None
-                        else process(value)) for name, value in values.items()}
-        if compiled.names is None:
-            return bound
-        return tuple(bound[name] for name in compiled.names)
+        if compiled.order is not None:  # converted straight into the driver's order
+            return [values[name] if process is None else process(values[name])
+                    for name, process in compiled.order]
+        binds = compiled.binds
+        return {name: (value if (process := binds.get(name)) is None else process(value))
+                for name, value in values.items()}
 
-    def execute(self, session: Session, values: Mapping[str, Any] | None = None) -> int:
+    def execute(self, session: Transaction, values: Mapping[str, Any] | None = None) -> int:
         """Run with ``values``; the number of rows changed."""
         compiled, cursor = self._run(session)
         try:
@@ -79,7 +83,7 @@ class Prepared:
         finally:
             cursor.close()
 
-    def execute_many(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    def execute_many(self, session: Transaction, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run once per mapping in ``rows`` (one driver call)."""
         compiled, cursor = self._run(session)
         try:
@@ -87,7 +91,7 @@ class Prepared:
         finally:
             cursor.close()
 
-    def rows(self, session: Session, values: Mapping[str, Any] | None = None) -> list[Any]:
+    def rows(self, session: Transaction, values: Mapping[str, Any] | None = None) -> list[Any]:
         """The result rows, each with its columns as attributes (converted like SQLAlchemy)."""
         compiled, cursor = self._run(session)
         try:
@@ -103,12 +107,14 @@ class Prepared:
                                for process, value in zip(processors, raw, strict=True))
                 for raw in fetched]
 
-    def first(self, session: Session, values: Mapping[str, Any] | None = None) -> Any:
+    def first(self, session: Transaction, values: Mapping[str, Any] | None = None) -> Any:
         """The first result row, or None."""
         found = self.rows(session, values)
         return found[0] if found else None
 
-    def _run(self, session: Session) -> tuple[_Compiled, Any]:
+    def _run(self, session: Transaction) -> tuple[_Compiled, Any]:
+        if isinstance(session, DriverTransaction):
+            return self._compiled(session.dialect), session.connection.cursor()
         driver: tuple[Dialect, Any] | None = session.info.get(_DRIVER_KEY)
         if driver is None:
             connection = session.connection()  # begins the session's transaction if need be

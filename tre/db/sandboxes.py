@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from tre.db.codec import compute_from_json, compute_to_json, pinned_from_json, refs_to_json
+from tre.db.driver import Transaction
+from tre.db.prepared import Prepared
 from tre.db.sandbox_schema import SandboxRow
 from tre.domain.sandboxes import Sandbox, SandboxStatus
 from tre.errors import NotFound
@@ -41,13 +43,17 @@ def save_status(session: Session, sandbox: Sandbox, now: datetime) -> None:
     session.flush()
 
 
-def find(session: Session, name: str) -> Sandbox | None:
+# Every application asks it (a project may not take a sandbox's name): compiled once.
+_FIND = Prepared(select(SandboxRow.__table__).where(SandboxRow.name == bindparam("name")))
+
+
+def find(session: Transaction, name: str) -> Sandbox | None:
     """The sandbox called ``name``, if there is one."""
-    row = session.scalars(select(SandboxRow).where(SandboxRow.name == name)).first()
+    row = _FIND.first(session, {"name": name})
     return None if row is None else _to_domain(row)
 
 
-def get(session: Session, name: str) -> Sandbox:
+def get(session: Transaction, name: str) -> Sandbox:
     """The sandbox called ``name``, or NotFound saying how to list them."""
     found = find(session, name)
     if found is None:

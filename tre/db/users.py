@@ -9,6 +9,7 @@ from typing import cast
 from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.orm import Session
 
+from tre.db.driver import Transaction
 from tre.db.prepared import Prepared
 from tre.db.schema import UserRoleRow, UserRow
 from tre.domain.roles import Role
@@ -74,7 +75,7 @@ _GET = Prepared(select(_USERS.c.name, _USERS.c.display_name, _ROLES.c.role)
 _KNOWN = Prepared(select(_USERS.c.name).where(_USERS.c.name == bindparam("name")))
 
 
-def get(session: Session, name: str) -> User:
+def get(session: Transaction, name: str) -> User:
     """The user ``name``, or NotFound saying how to add them (one query: user and roles)."""
     rows = _GET.rows(session, {"name": name})
     if not rows:
@@ -83,7 +84,7 @@ def get(session: Session, name: str) -> User:
                 frozenset(Role(r.role) for r in rows if r.role is not None))
 
 
-def missing(session: Session, names: set[str]) -> list[str]:
+def missing(session: Transaction, names: set[str]) -> list[str]:
     """The names in ``names`` that are not users, sorted."""
     # One prepared lookup a name: applications name a few people, and an IN list of varying
     # length cannot be compiled once.

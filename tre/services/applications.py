@@ -5,14 +5,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
 from tre.audit import log as audit
 from tre.db import applications as app_store
 from tre.db import datasets as dataset_store
 from tre.db import permits as permit_store
 from tre.db import sandboxes as sandbox_store
 from tre.db import users as user_store
+from tre.db.driver import Transaction
 from tre.domain.applications import (
     DECIDABLE,
     ApplicationKind,
@@ -57,19 +56,20 @@ def _with_lead(applicant: str, members: tuple[Member, ...]) -> tuple[Member, ...
     return (Member(applicant, role), *members)
 
 
-def _actor(session: Session, name: str) -> dict[str, object]:
-    user = user_store.get(session, name)
+def _actor(tx: Transaction, name: str) -> dict[str, object]:
+    user = user_store.get(tx, name)
     return inputs.actor_input(user.name, (r.value for r in user.roles))
 
 
-def _check_people_and_data(session: Session, app: DataAccessApplication) -> None:
-    unknown = user_store.missing(session, set(app.member_names))
+def _check_people_and_data(tx: Transaction, app: DataAccessApplication) -> None:
+    # the applicant was looked up already (_actor)
+    unknown = user_store.missing(tx, set(app.member_names) - {app.applicant})
     if unknown:
         raise InvalidInput(
             f"unknown member(s) {', '.join(unknown)}: add them with `tre users add NAME --role "
             "researcher` first")
     for ref in app.datasets:
-        dataset_store.resolve(session, ref)
+        dataset_store.resolve(tx, ref)
 
 
 def apply(node: Node, actor: str, form: ApplicationForm, *, submit: bool = True,
@@ -82,8 +82,8 @@ def apply(node: Node, actor: str, form: ApplicationForm, *, submit: bool = True,
             f"the requested period ends in the past ({form.period.end.isoformat()}): "
             "give an end date after today")
     request_id = audit.new_request_id()
-    with node.unit_of_work() as session:
-        actor_doc = _actor(session, actor)
+    with node.driver_unit_of_work() as tx:
+        actor_doc = _actor(tx, actor)
         app = DataAccessApplication(
             id=_new_id("app"), project=form.project, title=form.title, purpose=form.purpose,
             description=form.description, applicant=actor, organisation=form.organisation,
@@ -92,17 +92,17 @@ def apply(node: Node, actor: str, form: ApplicationForm, *, submit: bool = True,
             kind=ApplicationKind.AMENDMENT if amends_permit else ApplicationKind.NEW,
             amends_permit=amends_permit,
         )
-        _check_people_and_data(session, app)
-        existing = permit_store.for_project(session, form.project)
+        _check_people_and_data(tx, app)
+        existing = permit_store.for_project(tx, form.project)
         if amends_permit is None and existing is not None:
             raise InvalidInput(
                 f"project {form.project!r} already has permit {existing.id}: change it with "
                 f"`tre permits amend {existing.id}`")
-        if sandbox_store.find(session, form.project) is not None:
+        if sandbox_store.find(tx, form.project) is not None:
             raise InvalidInput(
                 f"project {form.project!r} is the name of an SME sandbox (its workspace and "
                 "project uid are the sandbox's): apply under another project name")
-        pending = app_store.open_for_project(session, form.project)
+        pending = app_store.open_for_project(tx, form.project)
         if pending:
             raise InvalidInput(
                 f"project {form.project!r} already has an open application {pending[0]}: "
@@ -110,7 +110,7 @@ def apply(node: Node, actor: str, form: ApplicationForm, *, submit: bool = True,
         decision = None
         if submit:
             decision = node.authorise(
-                session, decision="application_submit",
+                tx, decision="application_submit",
                 input=inputs.submit_input(actor_doc, app), actor=actor,
                 action="application.submit", object_type="application", object_id=app.id,
                 request_id=request_id)
@@ -118,14 +118,14 @@ def apply(node: Node, actor: str, form: ApplicationForm, *, submit: bool = True,
             draft = app
             if decision is not None:  # stored once, already submitted; both steps audited
                 app = app.moved_to(ApplicationStatus.SUBMITTED)
-            app_store.add(session, app, now)
-            audit.record(session, time=now, actor=actor, action="application.create",
+            app_store.add(tx, app, now)
+            audit.record(tx, time=now, actor=actor, action="application.create",
                          object_type="application", object_id=draft.id, outcome="allowed",
                          request_id=request_id,
                          details={"project": app.project, "kind": app.kind.value,
                                   "amends_permit": amends_permit})
             if decision is not None:
-                audit.record(session, time=now, actor=actor, action="application.submit",
+                audit.record(tx, time=now, actor=actor, action="application.submit",
                              object_type="application", object_id=app.id, outcome="allowed",
                              request_id=request_id, decision=decision)
     if decision is not None and not decision.allow:
@@ -148,17 +148,17 @@ def withdraw(node: Node, actor: str, app_id: str) -> DataAccessApplication:
 def _applicant_move(node: Node, actor: str, app_id: str, status: ApplicationStatus,
                     decision_name: str, action: str) -> DataAccessApplication:
     request_id = audit.new_request_id()
-    with node.unit_of_work() as session:
-        app = app_store.get(session, app_id)
+    with node.driver_unit_of_work() as tx:
+        app = app_store.get(tx, app_id)
         moved = app.moved_to(status)
         decision = node.authorise(
-            session, decision=decision_name, input=inputs.submit_input(_actor(session, actor), app),
+            tx, decision=decision_name, input=inputs.submit_input(_actor(tx, actor), app),
             actor=actor, action=action, object_type="application", object_id=app.id,
             request_id=request_id)
         if decision.allow:
             now = node.clock()
-            app_store.save(session, moved, now)
-            audit.record(session, time=now, actor=actor, action=action,
+            app_store.save(tx, moved, now)
+            audit.record(tx, time=now, actor=actor, action=action,
                          object_type="application", object_id=app.id, outcome="allowed",
                          request_id=request_id, decision=decision)
     if not decision.allow:
@@ -169,18 +169,18 @@ def _applicant_move(node: Node, actor: str, app_id: str, status: ApplicationStat
 def start_review(node: Node, actor: str, app_id: str) -> DataAccessApplication:
     """An HDAB officer takes a submitted application into review."""
     request_id = audit.new_request_id()
-    with node.unit_of_work() as session:
-        app = app_store.get(session, app_id)
+    with node.driver_unit_of_work() as tx:
+        app = app_store.get(tx, app_id)
         moved = app.moved_to(ApplicationStatus.UNDER_REVIEW)
         decision = node.authorise(
-            session, decision="application_decide",
-            input=inputs.decide_input(_actor(session, actor), app, "review", ""),
+            tx, decision="application_decide",
+            input=inputs.decide_input(_actor(tx, actor), app, "review", ""),
             actor=actor, action="application.review", object_type="application",
             object_id=app.id, request_id=request_id)
         if decision.allow:
             now = node.clock()
-            app_store.save(session, moved, now)
-            audit.record(session, time=now, actor=actor, action="application.review",
+            app_store.save(tx, moved, now)
+            audit.record(tx, time=now, actor=actor, action="application.review",
                          object_type="application", object_id=app.id, outcome="allowed",
                          request_id=request_id, decision=decision)
     if not decision.allow:
@@ -202,16 +202,16 @@ class Approval:
 def approve(node: Node, actor: str, app_id: str, approval: Approval) -> DataPermit:
     """Approve: issue the permit (or amend it), pinning each dataset to a version."""
     request_id = audit.new_request_id()
-    with node.unit_of_work() as session:
-        app = app_store.get(session, app_id)
+    with node.driver_unit_of_work() as tx:
+        app = app_store.get(tx, app_id)
         _check_decidable(app, ApplicationStatus.APPROVED)
         decision = node.authorise(
-            session, decision="application_decide",
-            input=inputs.decide_input(_actor(session, actor), app, "approve", approval.reason),
+            tx, decision="application_decide",
+            input=inputs.decide_input(_actor(tx, actor), app, "approve", approval.reason),
             actor=actor, action="application.approve", object_type="application",
             object_id=app.id, request_id=request_id)
         if decision.allow:
-            permit = _issue(node, session, actor, app, approval, decision, request_id)
+            permit = _issue(node, tx, actor, app, approval, decision, request_id)
     if not decision.allow:
         raise refusal(decision)
     return permit
@@ -222,12 +222,12 @@ def _check_decidable(app: DataAccessApplication, target: ApplicationStatus) -> N
         raise InvalidStateTransition("application", app.status.value, target.value)
 
 
-def _issue(node: Node, session: Session, actor: str, app: DataAccessApplication,
+def _issue(node: Node, tx: Transaction, actor: str, app: DataAccessApplication,
            approval: Approval, decision: Decision, request_id: str) -> DataPermit:
     now = node.clock()
     if app.status is ApplicationStatus.SUBMITTED:
         app = app.moved_to(ApplicationStatus.UNDER_REVIEW)
-        audit.record(session, time=now, actor=actor, action="application.review",
+        audit.record(tx, time=now, actor=actor, action="application.review",
                      object_type="application", object_id=app.id, outcome="allowed",
                      request_id=request_id)
     period = approval.valid_until or app.period
@@ -238,29 +238,29 @@ def _issue(node: Node, session: Session, actor: str, app: DataAccessApplication,
         raise InvalidInput(f"the permit would end in the past ({period.end.isoformat()})")
     decided = app.decided(ApplicationStatus.APPROVED, actor, approval.reason,
                           approval.conditions)
-    app_store.save(session, decided, now)
-    audit.record(session, time=now, actor=actor, action="application.approve",
+    app_store.save(tx, decided, now)
+    audit.record(tx, time=now, actor=actor, action="application.approve",
                  object_type="application", object_id=app.id, outcome="allowed",
                  request_id=request_id, decision=decision,
                  details={"reason": approval.reason, "conditions": list(approval.conditions)})
     if app.amends_permit is not None:
-        old = permit_store.get(session, app.amends_permit)
+        old = permit_store.get(tx, app.amends_permit)
         permit = old.amended(app.members, Period(old.period.start, period.end), app.compute,
                              approval.reason)
-        permit_store.save(session, permit, now)
+        permit_store.save(tx, permit, now)
         action = "permit.amend"
         details: dict[str, object] = {"application": app.id}
     else:
-        pinned = tuple(dataset_store.resolve(session, ref) for ref in app.datasets)
+        pinned = tuple(dataset_store.resolve(tx, ref) for ref in app.datasets)
         permit = DataPermit(
             id=_new_id("permit"), project=app.project, application=app.id, issued_by=actor,
             issued_at=now, decision_reason=approval.reason, conditions=approval.conditions,
             period=period, datasets=pinned, members=app.members, compute=app.compute,
             egress=approval.egress)
-        permit_store.add(session, permit, now)
+        permit_store.add(tx, permit, now)
         action = "permit.issue"
         details = {"application": app.id, "datasets": [str(d) for d in pinned]}
-    audit.record(session, time=now, actor=actor, action=action, object_type="permit",
+    audit.record(tx, time=now, actor=actor, action=action, object_type="permit",
                  object_id=permit.id, outcome="allowed", request_id=request_id,
                  details=details)
     return permit
@@ -269,12 +269,12 @@ def _issue(node: Node, session: Session, actor: str, app: DataAccessApplication,
 def reject(node: Node, actor: str, app_id: str, reason: str) -> DataAccessApplication:
     """Reject with a reason; no permit is issued."""
     request_id = audit.new_request_id()
-    with node.unit_of_work() as session:
-        app = app_store.get(session, app_id)
+    with node.driver_unit_of_work() as tx:
+        app = app_store.get(tx, app_id)
         _check_decidable(app, ApplicationStatus.REJECTED)
         decision = node.authorise(
-            session, decision="application_decide",
-            input=inputs.decide_input(_actor(session, actor), app, "reject", reason),
+            tx, decision="application_decide",
+            input=inputs.decide_input(_actor(tx, actor), app, "reject", reason),
             actor=actor, action="application.reject", object_type="application",
             object_id=app.id, request_id=request_id)
         if decision.allow:
@@ -282,8 +282,8 @@ def reject(node: Node, actor: str, app_id: str, reason: str) -> DataAccessApplic
             if app.status is ApplicationStatus.SUBMITTED:
                 app = app.moved_to(ApplicationStatus.UNDER_REVIEW)
             decided = app.decided(ApplicationStatus.REJECTED, actor, reason, ())
-            app_store.save(session, decided, now)
-            audit.record(session, time=now, actor=actor, action="application.reject",
+            app_store.save(tx, decided, now)
+            audit.record(tx, time=now, actor=actor, action="application.reject",
                          object_type="application", object_id=app.id, outcome="allowed",
                          request_id=request_id, decision=decision, details={"reason": reason})
     if not decision.allow:
@@ -295,9 +295,9 @@ def amend(node: Node, actor: str, permit_id: str, *, add_members: tuple[Member, 
           remove_members: tuple[str, ...] = (), until: Period | None = None,
           compute: Compute | None = None, justification: str = "") -> DataAccessApplication:
     """Apply to change a permit (members, end date, compute): a new decision is needed."""
-    with node.db.reading() as session:
-        permit = permit_store.get(session, permit_id)
-        original = app_store.get(session, permit.application)
+    with node.db.reading() as tx:
+        permit = permit_store.get(tx, permit_id)
+        original = app_store.get(tx, permit.application)
     members = tuple(m for m in permit.members if m.user not in remove_members)
     clash = {m.user for m in members} & {m.user for m in add_members}
     if clash:
@@ -320,11 +320,11 @@ def amend(node: Node, actor: str, permit_id: str, *, add_members: tuple[Member, 
 def list_applications(node: Node, *, status: ApplicationStatus | None = None,
                       user: str | None = None) -> list[DataAccessApplication]:
     """Applications, newest first."""
-    with node.db.reading() as session:
-        return app_store.list_all(session, status=status, user=user)
+    with node.db.reading() as tx:
+        return app_store.list_all(tx, status=status, user=user)
 
 
 def get_application(node: Node, app_id: str) -> DataAccessApplication:
     """One application."""
-    with node.db.reading() as session:
-        return app_store.get(session, app_id)
+    with node.db.reading() as tx:
+        return app_store.get(tx, app_id)

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
 from tre.audit import log as audit
 from tre.audit.checkpoints import CheckpointWriter
 from tre.db.database import Database
+from tre.db.driver import DriverTransaction, Transaction
 from tre.errors import PolicyDenied, PolicyEngineUnavailable, TREError
 from tre.policy.decisions import Decision
 from tre.policy.engine import PolicyEngine
+
+T = TypeVar("T", Session, DriverTransaction)
 
 
 def utc_now() -> datetime:
@@ -35,16 +38,27 @@ class Node:
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
         """One transaction; after it commits, the new audit head is signed."""
-        with self.db.transaction() as session:
+        with self._signed(self.db.transaction()) as session:
             yield session
-            head = audit.pending_head(session)
+
+    @contextmanager
+    def driver_unit_of_work(self) -> Iterator[DriverTransaction]:
+        """As :meth:`unit_of_work`, without the ORM: for services whose stores are prepared."""
+        with self._signed(self.db.driver_transaction()) as work:
+            yield work
+
+    @contextmanager
+    def _signed(self, transaction: AbstractContextManager[T]) -> Iterator[T]:
+        with transaction as work:
+            yield work
+            head = audit.pending_head(work)
         if head is not None:
             before, seq, digest = head
             self.checkpoints.record(seq, digest, previous_seq=before)
 
     def authorise(
         self,
-        session: Session,
+        session: Transaction,
         *,
         decision: str,
         input: Mapping[str, Any],

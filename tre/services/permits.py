@@ -27,21 +27,21 @@ def change_status(node: Node, actor: str, permit_id: str, action: str,
     if action not in _ACTIONS:
         raise InvalidInput(f"unknown permit action {action!r}: use suspend, reinstate or revoke")
     request_id = audit.new_request_id()
-    with node.unit_of_work() as session:
+    with node.driver_unit_of_work() as tx:
         now = node.clock()
-        permit = permit_store.get(session, permit_id)
+        permit = permit_store.get(tx, permit_id)
         moved = permit.moved_to(_ACTIONS[action], now, reason)
-        user = user_store.get(session, actor)
+        user = user_store.get(tx, actor)
         decision = node.authorise(
-            session, decision="permit_change",
+            tx, decision="permit_change",
             input=inputs.permit_change_input(
                 inputs.actor_input(user.name, (r.value for r in user.roles)), permit, action,
                 reason),
             actor=actor, action=f"permit.{action}", object_type="permit", object_id=permit.id,
             request_id=request_id)
         if decision.allow:
-            permit_store.save(session, moved, now)
-            audit.record(session, time=now, actor=actor, action=f"permit.{action}",
+            permit_store.save(tx, moved, now)
+            audit.record(tx, time=now, actor=actor, action=f"permit.{action}",
                          object_type="permit", object_id=permit.id, outcome="allowed",
                          request_id=request_id, decision=decision, details={"reason": reason})
     if not decision.allow:
@@ -51,13 +51,13 @@ def change_status(node: Node, actor: str, permit_id: str, action: str,
 
 def expire_due(node: Node, actor: str = "system") -> list[DataPermit]:
     """Record ``expired`` on every permit past its end (they already count as expired)."""
-    with node.unit_of_work() as session:
+    with node.unit_of_work() as tx:
         now = node.clock()
         expired = []
-        for permit in permit_store.due_to_expire(session, now):
+        for permit in permit_store.due_to_expire(tx, now):
             moved = permit.expired(now)
-            permit_store.save(session, moved, now)
-            audit.record(session, time=now, actor=actor, action="permit.expire",
+            permit_store.save(tx, moved, now)
+            audit.record(tx, time=now, actor=actor, action="permit.expire",
                          object_type="permit", object_id=permit.id, outcome="allowed",
                          request_id=audit.new_request_id(),
                          details={"valid_until": permit.period.end.isoformat()})
@@ -68,11 +68,11 @@ def expire_due(node: Node, actor: str = "system") -> list[DataPermit]:
 def check_data_access(node: Node, user: str, project: str, dataset: str,
                       version: str) -> Decision:
     """May ``user`` use dataset@version in ``project`` now? Audited either way."""
-    with node.unit_of_work() as session:
+    with node.driver_unit_of_work() as tx:
         now = node.clock()
-        permit = permit_store.for_project(session, project)
+        permit = permit_store.for_project(tx, project)
         decision = decide_data_access(node.policy, user, project, dataset, version, now, permit)
-        audit.record(session, time=now, actor=user, action="data.access",
+        audit.record(tx, time=now, actor=user, action="data.access",
                      object_type="dataset", object_id=f"{dataset}@{version}",
                      outcome="allowed" if decision.allow else "denied",
                      request_id=audit.new_request_id(), decision=decision,
@@ -105,11 +105,11 @@ def decide_data_access(policy: PolicyEngine, user: str, project: str, dataset: s
 
 def get_permit(node: Node, permit_id: str) -> DataPermit:
     """One permit."""
-    with node.db.reading() as session:
-        return permit_store.get(session, permit_id)
+    with node.db.reading() as tx:
+        return permit_store.get(tx, permit_id)
 
 
 def list_permits(node: Node, *, user: str | None = None) -> list[DataPermit]:
     """Permits, newest first (only those naming ``user`` if given)."""
-    with node.db.reading() as session:
-        return permit_store.list_all(session, user=user)
+    with node.db.reading() as tx:
+        return permit_store.list_all(tx, user=user)
