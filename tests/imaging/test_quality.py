@@ -20,7 +20,12 @@ from tre.imaging.deid.worker import FileDeidentifier
 from tre.imaging.layout import Manifest, ManifestFile
 from tre.imaging.pseudonyms import PseudonymKey
 from tre.imaging.quality import SEVERITY, assess, write_report
-from tre.imaging.quality_instances import FileSummary, _plain_pixels, read_summary
+from tre.imaging.quality_instances import (
+    FileSummary,
+    read_summary,
+    summarise,
+    summarise_plain,
+)
 from tre.imaging.synth import generate
 
 
@@ -190,10 +195,11 @@ def _plain(summary: FileSummary | None) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small_bigendian.dcm", "rtdose.dcm",
-                                  "rtplan.dcm"])
+                                  "rtplan.dcm", "MR_small_implicit.dcm", "JPEG2000.dcm",
+                                  "MR_small.dcm", "liver_1frame.dcm"])
 def test_an_ingest_worker_summarises_what_it_writes(tmp_path: Path, name: str) -> None:
     worker = FileDeidentifier(PseudonymKey(b"k" * 32), DEFAULT_OPTIONS, tmp_path,
-                              summarise=True)
+                              allow_pixel_risk=True, summarise=True)  # all published
     outcome = worker.run(0, Source(get_testdata_file(name)))
     assert outcome.status == "published"
     written = Path(outcome.written).name
@@ -203,16 +209,17 @@ def test_an_ingest_worker_summarises_what_it_writes(tmp_path: Path, name: str) -
 
 
 @pytest.mark.parametrize(("signed", "stored"), [(0, 12), (1, 12), (1, 16), (0, 16)])
-def test_plain_pixels_read_as_pydicom_reads_them(tmp_path: Path, signed: int,
-                                                  stored: int) -> None:
+def test_plain_pixels_summarised_as_pydicom_decodes_them(tmp_path: Path, signed: int,
+                                                         stored: int) -> None:
     ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
     ds.BitsStored, ds.HighBit, ds.PixelRepresentation = stored, stored - 1, signed
     noise = np.random.default_rng(stored + signed).integers(0, 2**16, ds.Rows * ds.Columns)
     ds.PixelData = noise.astype(np.uint16).tobytes()  # unused high bits set too
     ds.save_as(tmp_path / "x.dcm")
+    plain = summarise_plain(pydicom.dcmread(tmp_path / "x.dcm"), "x.dcm")
     ds = pydicom.dcmread(tmp_path / "x.dcm")
-    plain = _plain_pixels(ds)
-    assert plain is not None
-    assert (plain.dtype, plain.tolist()) == (ds.pixel_array.dtype, ds.pixel_array.tolist())
-    ds.SamplesPerPixel = 3
-    assert _plain_pixels(ds) is None  # anything else: pydicom decodes it
+    ds.NumberOfFrames = 1  # not the plain layout: pydicom decodes the same pixels
+    assert summarise_plain(ds, "x.dcm") is None
+    decoded = summarise(ds, "x.dcm")
+    assert decoded.pixels is not None
+    assert _plain(plain) == _plain(decoded)

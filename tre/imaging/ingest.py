@@ -204,12 +204,13 @@ def _pooled(request: IngestRequest, sources: list[Source], work: Path, jobs: int
                    for n, start in enumerate(range(0, total, size)))
     done: dict[int, list[FileOutcome]] = {}
     next_chunk = finished = ready = 0
-    with ProcessPoolExecutor(max_workers=jobs - 1,
-                             mp_context=multiprocessing.get_context("spawn"),
-                             initializer=pool_init,
-                             initargs=(request.key.secret, request.options, str(work),
-                                       request.allow_pixel_risk, request.raw_path,
-                                       True)) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs - 1,
+                               mp_context=multiprocessing.get_context("spawn"),
+                               initializer=pool_init,
+                               initargs=(request.key.secret, request.options, str(work),
+                                         request.allow_pixel_risk, request.raw_path, True))
+    drained = False
+    try:
         probes = {pool.submit(pool_ready) for _ in range(jobs - 1)}
         running: dict[Future[list[FileOutcome]], int] = {}
         while chunks or running:
@@ -234,6 +235,12 @@ def _pooled(request: IngestRequest, sources: list[Source], work: Path, jobs: int
                     if progress:
                         progress(finished, total)
                 next_chunk += 1
+        drained = True
+    finally:
+        # Once every result is in, the workers are idle: let them exit in the background
+        # rather than wait on it (nothing of theirs is needed any more). On an error or an
+        # interrupt, wait for them, so nothing still writes when staging is removed.
+        pool.shutdown(wait=not drained, cancel_futures=True)
 
 
 CHUNK_FILES = 8
@@ -249,6 +256,7 @@ def _place(outcomes: Iterable[FileOutcome], version_dir: Path, quarantine_dir: P
     every: list[FileOutcome] = []
     placed: dict[str, FileOutcome] = {}
     duplicates: list[tuple[FileOutcome, str]] = []
+    folders: set[Path] = set()
     for with_summary in outcomes:
         outcome = replace(with_summary, quality=None)
         every.append(outcome)
@@ -266,7 +274,9 @@ def _place(outcomes: Iterable[FileOutcome], version_dir: Path, quarantine_dir: P
         placed[outcome.relpath] = outcome
         root = version_dir if outcome.status == PUBLISHED else quarantine_dir
         target = root / outcome.relpath
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent not in folders:  # a series' files share one
+            target.parent.mkdir(parents=True, exist_ok=True)
+            folders.add(target.parent)
         os.rename(outcome.written, target)
         if outcome.status == PUBLISHED:
             if with_summary.quality is not None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +57,10 @@ class Manifest:
 
     def to_json(self) -> str:
         """The manifest file's text."""
-        doc = asdict(self)
-        doc["version"] = self.version
-        doc["files"] = [asdict(f) for f in sorted(self.files, key=lambda f: f.path)]
+        doc = {"dataset": self.dataset, "created_at": self.created_at,
+               "synthetic": self.synthetic, "source": self.source, "version": self.version,
+               "files": [{"path": f.path, "sha256": f.sha256, "size": f.size}
+                         for f in sorted(self.files, key=lambda f: f.path)]}
         return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
     @classmethod

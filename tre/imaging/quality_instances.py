@@ -107,21 +107,38 @@ def summarise_bytes(data: bytes | memoryview, relative: str) -> FileSummary | No
 
 def summarise(ds: Dataset, relative: str, pixels: bool = True) -> FileSummary:
     """The summary of one data set (``pixels=False``: headers only)."""
+    summary = _summarise(ds, relative, pixels, decode=True)
+    assert summary is not None  # decoding allowed: there is always one
+    return summary
+
+
+def summarise_plain(ds: Dataset, relative: str) -> FileSummary | None:
+    """:func:`summarise` (pixels included) for a data set whose pixels, if any, are read straight
+    from their bytes; None when pydicom would have to decode them (then give it the whole file).
+    What an ingest worker uses on the top-level elements of the file it wrote."""
+    return _summarise(ds, relative, True, decode=False)
+
+
+def _summarise(ds: Dataset, relative: str, pixels: bool, decode: bool) -> FileSummary | None:
     modality = str(ds.get("Modality", "") or "")
     required = REQUIRED_ATTRIBUTES["*"] + REQUIRED_ATTRIBUTES.get(modality, ())
     orientation = _floats(ds, "ImageOrientationPatient")
     thickness = _floats(ds, "SliceThickness")
     pixel_summary, pixel_error = None, ""
     if pixels and "PixelData" in ds:
-        try:
-            array = _plain_pixels(ds)
-            if array is None:
-                array = ds.pixel_array
-        except _PIXEL_ERRORS as exc:
-            pixel_error = f"{relative}: {exc}"
+        slope, intercept = _floats(ds, "RescaleSlope"), _floats(ds, "RescaleIntercept")
+        plain = _plain_counts(ds)
+        if plain is not None:
+            pixel_summary = _pixel_summary(*_stored_values(*plain), slope, intercept)
+        elif not decode:
+            return None
         else:
-            pixel_summary = _pixel_summary(array, _floats(ds, "RescaleSlope"),
-                                           _floats(ds, "RescaleIntercept"))
+            try:
+                array = ds.pixel_array
+            except _PIXEL_ERRORS as exc:
+                pixel_error = f"{relative}: {exc}"
+            else:
+                pixel_summary = _pixel_summary(*_array_values(array), slope, intercept)
     return FileSummary(
         relative=relative,
         patient=str(ds.get("PatientID", "") or ""),
@@ -150,11 +167,9 @@ def _floats(ds: Dataset, keyword: str) -> tuple[float, ...] | None:
         return None
 
 
-def _plain_pixels(ds: Dataset) -> npt.NDArray[Any] | None:
-    """The pixels of the commonest image -- one frame, one sample, 16 bits allocated, little
-    endian, not compressed -- read straight from its bytes as ``pixel_array`` reads them (bits
-    above Bits Stored ignored, sign extended); None for any other image (pydicom decodes it).
-    Decoding this way costs a fraction of ``pixel_array``'s set-up for a 512x512 slice."""
+def _plain_layout(ds: Dataset) -> tuple[bytes, int, int] | None:
+    """(pixel bytes, signed, bits stored) of the commonest image -- one frame, one sample,
+    16 bits allocated, little endian, not compressed; None for any other (pydicom decodes it)."""
     meta = getattr(ds, "file_meta", None)
     syntax = meta.get("TransferSyntaxUID") if meta is not None else None
     shape = (ds.get("Rows"), ds.get("Columns"))
@@ -168,35 +183,55 @@ def _plain_pixels(ds: Dataset) -> npt.NDArray[Any] | None:
     data = ds.PixelData
     if not isinstance(data, bytes) or len(data) != 2 * shape[0] * shape[1]:
         return None
-    array = np.frombuffer(data, dtype="<i2" if signed else "<u2").reshape(shape)
-    if stored == 16:
-        return array
-    shift = 16 - stored
-    return np.right_shift(np.left_shift(array, shift), shift)
+    return data, signed, stored
 
 
-def _pixel_summary(array: npt.NDArray[Any], slope: tuple[float, ...] | None,
+def _plain_counts(ds: Dataset) -> tuple[npt.NDArray[np.int64], int, int] | None:
+    """How often each 16-bit pattern occurs in a plain image's pixel data (one pass over the
+    bytes, no array decoded), its signedness and bits stored; None for any other image."""
+    layout = _plain_layout(ds)
+    if layout is None:
+        return None
+    data, signed, stored = layout
+    return np.bincount(np.frombuffer(data, dtype="<u2")), signed, stored
+
+
+def _stored_values(per_pattern: npt.NDArray[np.int64], signed: int, stored: int
+                   ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The stored values of the patterns that occur (as ``pixel_array`` reads them: bits above
+    Bits Stored ignored, sign extended) and how often each pattern occurs."""
+    patterns = np.flatnonzero(per_pattern)
+    values = patterns & ((1 << stored) - 1)
+    if signed:
+        values = np.where(values >= 1 << (stored - 1), values - (1 << stored), values)
+    return values, per_pattern[patterns]
+
+
+def _array_values(array: npt.NDArray[Any]
+                  ) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64] | None]:
+    """An array's values to rescale, and their weights: integer images of at most 16 bits are
+    counted per stored value first (each distinct value is rescaled once: the same arithmetic
+    on fewer numbers, so the same result); other arrays give every value, unweighted."""
+    flat = array.ravel()
+    if flat.dtype not in _SMALL_INTEGERS or not flat.size:
+        return flat, None
+    # count by the unsigned pattern, flipping the sign bit of signed types so that the
+    # order is kept: stored value = key - bias
+    bias = 1 << (8 * flat.dtype.itemsize - 1) if flat.dtype.kind == "i" else 0
+    keys = flat.view(flat.dtype.str.replace("i", "u")) ^ bias if bias else flat
+    per_value = np.bincount(keys)
+    present = np.flatnonzero(per_value)
+    return present - bias, per_value[present]
+
+
+def _pixel_summary(stored: npt.NDArray[Any], weights: npt.NDArray[np.int64] | None,
+                   slope: tuple[float, ...] | None,
                    intercept: tuple[float, ...] | None) -> PixelSummary:
-    """Range and histogram of ``array * slope + intercept`` (rounded to integers, clipped).
-
-    Integer images of at most 16 bits are counted per stored value first and each distinct value
-    is rescaled once: the same arithmetic on fewer numbers, so the same result.
-    """
+    """Range and histogram of ``stored * slope + intercept`` (rounded to integers, clipped),
+    each value counted ``weights`` times (once if None)."""
     scale = slope[0] if slope else 1.0
     offset = intercept[0] if intercept else 0.0
-    flat = array.ravel()
-    weights: npt.NDArray[np.int64] | None = None
-    if flat.dtype in _SMALL_INTEGERS and flat.size:
-        # count by the unsigned pattern, flipping the sign bit of signed types so that the
-        # order is kept: stored value = key - bias
-        bias = 1 << (8 * flat.dtype.itemsize - 1) if flat.dtype.kind == "i" else 0
-        keys = flat.view(flat.dtype.str.replace("i", "u")) ^ bias if bias else flat
-        per_value = np.bincount(keys)
-        present = np.flatnonzero(per_value)
-        weights = per_value[present]
-        values = (present - bias).astype(np.float64) * scale + offset
-    else:
-        values = flat.astype(np.float64) * scale + offset
+    values = stored.astype(np.float64) * scale + offset
     index = np.clip(np.rint(values).astype(np.int64), HIST_LOW, HIST_HIGH - 1) - HIST_LOW
     histogram = np.bincount(index, weights=weights, minlength=HIST_HIGH - HIST_LOW)
     bins = np.flatnonzero(histogram)

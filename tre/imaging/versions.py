@@ -7,7 +7,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,15 +85,23 @@ def manifest_files(version_dir: Path,
     """Every file under ``version_dir`` but the manifest, hashed (or taken from ``known``)."""
     known = known or {}
     files = []
-    for path in sorted(version_dir.rglob("*")):
-        if not path.is_file():
-            continue
-        rel = path.relative_to(version_dir).as_posix()
+    for rel in sorted(_file_names(version_dir)):
         if rel == MANIFEST:
             continue
-        sha, size = known.get(rel) or sha256_file(path)
+        sha, size = known.get(rel) or sha256_file(version_dir / rel)
         files.append(ManifestFile(rel, sha, size))
     return tuple(files)
+
+
+def _file_names(root: Path, prefix: str = "") -> Iterator[str]:
+    """The relative POSIX names of the files under ``root`` (what ``rglob`` + ``is_file``
+    give, from one directory scan per folder: no stat for a regular file)."""
+    with os.scandir(root) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _file_names(Path(entry.path), f"{prefix}{entry.name}/")
+            elif entry.is_file():
+                yield prefix + entry.name
 
 
 def publish(staged: Path, home: Path, manifest: Manifest) -> Published:

@@ -595,11 +595,37 @@ def _view(buf: bytes, by_tag: dict[int, _El], implicit: bool, transfer_syntax: s
             if el.length == _UNDEFINED:
                 raise Unsupported("undefined length on a checked element")
             raws[BaseTag(tag)] = _raw(buf, el, implicit)
+    return _dataset(raws, implicit, transfer_syntax)
+
+
+def _dataset(raws: dict[BaseTag, RawDataElement], implicit: bool,
+             transfer_syntax: str) -> Dataset:
     view = Dataset(raws)  # type: ignore[arg-type]
     view.set_original_encoding(implicit, True, None)
     view.file_meta = FileMetaDataset()
     view.file_meta.TransferSyntaxUID = UID(transfer_syntax)
     return view
+
+
+def written_view(data: bytes) -> Dataset | None:
+    """The top-level elements (sequences left out) of a written file in explicit or implicit VR
+    little endian, still raw as ``dcmread`` leaves them (converted on access, the same way);
+    None for any other file. Cheaper than ``dcmread``, which parses every element and
+    sequence."""
+    try:
+        if len(data) < 144 or data[128:132] != b"DICM":
+            return None
+        transfer_syntax, start = _file_meta(data)
+        implicit, encapsulated = _encoding(transfer_syntax)
+        if encapsulated:
+            return None
+        elements, _ = _Parser(data, implicit, False).elements(start, len(data), False)
+    except Unsupported:
+        return None
+    return _dataset({BaseTag(el.tag): _raw(data, el, implicit) for el in elements
+                     if el.items is None and el.vr != "SQ"
+                     and not (el.vr is None and _is_sequence(el.tag))},
+                    implicit, transfer_syntax)
 
 
 def _element(tag: int, vr: str, value: bytes, implicit: bool) -> bytes:

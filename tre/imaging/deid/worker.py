@@ -27,10 +27,15 @@ from pydicom.uid import (
 from tre.imaging.deid.engine import Deidentifier, FileDeidentification, new_file_meta
 from tre.imaging.deid.pixels import pixel_risks
 from tre.imaging.deid.profile import Option
-from tre.imaging.deid.rawpath import RawDeidentifier, Unsupported, read_source_bytes
+from tre.imaging.deid.rawpath import (
+    RawDeidentifier,
+    Unsupported,
+    read_source_bytes,
+    written_view,
+)
 from tre.imaging.deid.sources import Source, SourceReader
 from tre.imaging.pseudonyms import PseudonymKey
-from tre.imaging.quality_instances import FileSummary, summarise_bytes
+from tre.imaging.quality_instances import FileSummary, summarise_bytes, summarise_plain
 
 PUBLISHED, QUARANTINED, UNREADABLE = "published", "quarantined", "unreadable"
 DEFER_BYTES = 64 * 1024
@@ -127,10 +132,14 @@ class FileDeidentifier:
             self._summary(data, relpath) if status == PUBLISHED else None)
 
     def _summary(self, data: bytes | memoryview, relpath: str) -> FileSummary | None:
+        """From the written file's top-level elements where its pixels are plain (what
+        ``dcmread`` would give, without parsing the rest), else from ``dcmread``."""
         if not self.summarise:
             return None
         try:
-            return summarise_bytes(data, relpath)
+            view = written_view(bytes(data))
+            summary = None if view is None else summarise_plain(view, relpath)
+            return summary or summarise_bytes(data, relpath)
         except Exception:  # the report then reads the written file itself and says what failed
             return None
 
