@@ -64,3 +64,16 @@ def test_gpus_are_refused_by_this_backend() -> None:
     with pytest.raises(SandboxUnavailable, match="asks for 1 GPU"):
         render_bwrap(spec, ["true"], HOST, tools=TOOLS, stage=STAGE, data_fds=FDS,
                      seccomp_fd=8)
+
+
+def test_host_node_is_covered_by_dev_null(tmp_path: Path) -> None:
+    (tmp_path / "usr" / "bin").mkdir(parents=True)
+    (tmp_path / "usr" / "bin" / "node").write_bytes(b"\x7fELF")
+    (tmp_path / "usr" / "local" / "bin").mkdir(parents=True)
+    (tmp_path / "usr" / "local" / "bin" / "node").symlink_to("../../bin/node")
+    host = HostLayout.detect(root=tmp_path)
+    assert host.hidden == ("/usr/bin/node",)  # a link to it is hidden with its target
+    argv = render_bwrap(SPEC, ["true"], host, tools=TOOLS, stage=STAGE, data_fds=FDS,
+                        seccomp_fd=8)
+    usr = argv.index("/usr") + 1  # --ro-bind /usr /usr, then the covers
+    assert argv[usr + 1:usr + 4] == ["--ro-bind", "/dev/null", "/usr/bin/node"]

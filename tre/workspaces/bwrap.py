@@ -39,6 +39,10 @@ ETC_ENTRIES = ("alternatives", "debian_version", "ld.so.cache", "ld.so.conf", "l
                "localtime", "mime.types", "nsswitch.conf", "os-release", "python3",
                "python3.11")
 """The only parts of the host's /etc a sandbox sees: no shadow, no ssh keys, no tre config."""
+HIDDEN_PROGRAMS = ("usr/bin/node", "usr/local/bin/node")
+"""Host programs under /usr that a sandbox must not see (covered by /dev/null): Node.js serves
+the host's own tooling, not researchers, and JupyterLab would run it at every start (its
+``yarn config`` probe, ~0.7 CPU s) only to find nothing to build."""
 HOST_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 SANDBOX_TMP = "/tmp"  # noqa: S108 - the sandbox's own size-limited tmpfs, not the host's
 
@@ -64,6 +68,8 @@ class HostLayout:
     """``(name, link target)`` for /bin, /lib...: a symlink target, or None for a real folder."""
     etc_entries: tuple[str, ...]
     runtime: Path | None = None
+    hidden: tuple[str, ...] = ()
+    """Absolute paths under /usr covered by /dev/null in the sandbox (of HIDDEN_PROGRAMS)."""
 
     @classmethod
     def detect(cls, runtime: Path | None = None, root: Path = Path("/")) -> HostLayout:
@@ -76,7 +82,9 @@ class HostLayout:
             elif path.is_dir():
                 links.append((name, None))
         etc = tuple(e for e in ETC_ENTRIES if (root / "etc" / e).exists())
-        return cls(tuple(links), etc, runtime)
+        hidden = tuple(f"/{p}" for p in HIDDEN_PROGRAMS
+                       if (root / p).is_file() and not (root / p).is_symlink())
+        return cls(tuple(links), etc, runtime, hidden)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +159,8 @@ def render_bwrap(spec: WorkspaceSpec, command: Sequence[str], host: HostLayout, 
             "--seccomp", str(seccomp_fd),
             "--uid", str(spec.uid), "--gid", str(spec.gid), "--hostname", "workspace",
             "--ro-bind", "/usr", "/usr"]
+    for program in host.hidden:
+        argv += ["--ro-bind", "/dev/null", program]
     for name, target in host.root_links:
         argv += ["--symlink", target, f"/{name}"] if target else ["--ro-bind", f"/{name}",
                                                                   f"/{name}"]
