@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml $(NOTEBOOK)/pyproject.toml
 ## demo: install tre and run `tre up --demo` (state in ./.tre-demo): hub, proxy, policy engine
 demo: $(STAMP) system-deps node-deps sandbox-runtime
 	TRE_HOME=$${TRE_HOME:-$(CURDIR)/.tre-demo} TRE_WORKSPACES_RUNTIME=/opt/tre/runtime \
+	  TRE_WORKSPACES_STARTER=$${TRE_WORKSPACES_STARTER:-$(CURDIR)/notebooks} \
 	  $(BIN)/tre up --demo
 
 ## opa: make sure the real OPA binary is at .cache/opa/bin/opa

@@ -21,7 +21,8 @@ REQUIREMENTS=("jupyterhub>=5.2,<7" "jupyterlab>=4.2,<5")
 # of a server's start-up CPU. images/singleuser/Dockerfile removes the same.
 REMOVED=(rfc3987-syntax)
 NOTEBOOK_PACKAGE="$here/images/singleuser/tre-notebook"
-base_stamp="${PYTHON} ${REQUIREMENTS[*]}"
+ANALYSIS="$here/images/singleuser/analysis-requirements.txt"  # numpy, pandas, pydicom, matplotlib
+base_stamp="${PYTHON} ${REQUIREMENTS[*]} analysis $(sha256sum < "$ANALYSIS" | cut -c1-12)"
 package_stamp="tre-notebook $("$here/images/content-hash.sh" "$NOTEBOOK_PACKAGE") -${REMOVED[*]}"
 stamp="$PREFIX/.tre-runtime"
 
@@ -50,7 +51,7 @@ if [ "$fresh" = 1 ]; then
   mkdir -p "$(dirname "$PREFIX")"
   "$PYTHON" -m venv --clear "$PREFIX"
   "$PREFIX/bin/pip" install -q --upgrade pip
-  "$PREFIX/bin/pip" install -q "${REQUIREMENTS[@]}"
+  "$PREFIX/bin/pip" install -q "${REQUIREMENTS[@]}" -r "$ANALYSIS"
 fi
 for package in "${REMOVED[@]}"; do
   if "$PREFIX/bin/pip" show -q "$package" >/dev/null 2>&1; then

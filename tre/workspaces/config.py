@@ -54,6 +54,14 @@ class WorkspaceSettings(BaseSettings):
         "non-executable file is a clear, audited refusal.",
     )
 
+    starter: Path | None = Field(
+        default=None,
+        description="A folder of notebooks and files every new project workspace starts with "
+        "(e.g. the repository's notebooks/): copied into /workspace once, when the workspace is "
+        "made, owned by the project; later changes are the project's own. Links and special "
+        "files in it are not copied. Default: workspaces start empty.",
+    )
+
     quota: int | None = Field(
         default=None,
         description="Disk quota of each project's workspace and outputs together, e.g. 20G "

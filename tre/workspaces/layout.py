@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -31,8 +32,27 @@ def _own_folder(path: Path, uid: int, gid: int, mode: int) -> None:
         os.chmod(path, mode, follow_symlinks=False)
 
 
+def copy_starter(starter: Path, workspace: Path, uid: int, gid: int) -> None:
+    """Copy the folders and regular files of ``starter`` into the new ``workspace``, owned by
+    the project (files 0660, folders 0770); links and special files are skipped, never followed."""
+    for folder, dirs, files in os.walk(starter):
+        relative = Path(folder).relative_to(starter)
+        for name in dirs:
+            if not (Path(folder) / name).is_symlink():
+                _own_folder(workspace / relative / name, uid, gid, WORKSPACE_MODE)
+        for name in files:
+            source = Path(folder) / name
+            info = os.lstat(source)
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            target = workspace / relative / name
+            shutil.copyfile(source, target, follow_symlinks=False)
+            os.chown(target, uid, gid, follow_symlinks=False)
+            os.chmod(target, 0o660, follow_symlinks=False)
+
+
 def prepare_folders(workspace_root: Path, project: str, user: str, uid: int, gid: int, *,
-                    quotas: ProjectQuotas | None = None) -> None:
+                    quotas: ProjectQuotas | None = None, starter: Path | None = None) -> None:
     """Create (or repair) the project's workspace and the user's outputs folder.
 
     ``root/``, ``root/<project>/`` and ``root/<project>/outputs/`` are root's, mode 0700;
@@ -40,6 +60,7 @@ def prepare_folders(workspace_root: Path, project: str, user: str, uid: int, gid
     them into the sandbox, so the project uid needs no way through the folders above, and the
     sandbox can never swap a folder above its mounts for a symlink. When ``quotas`` applies to
     the project, ``root/<project>/`` is its quota image, mounted first (tre.workspaces.quota).
+    A workspace made now starts with a copy of ``starter`` (:func:`copy_starter`).
     """
     workspace_root.parent.mkdir(parents=True, exist_ok=True)
     project_dir = workspace_root / project
@@ -49,7 +70,11 @@ def prepare_folders(workspace_root: Path, project: str, user: str, uid: int, gid
         quotas.ensure_mounted(project)
     for folder in (project_dir, outputs_dir):
         _own_folder(folder, 0, 0, PRIVATE_MODE)
-    _own_folder(project_workspace(workspace_root, project), uid, gid, WORKSPACE_MODE)
+    workspace = project_workspace(workspace_root, project)
+    new = not os.path.lexists(workspace)
+    _own_folder(workspace, uid, gid, WORKSPACE_MODE)
+    if new and starter is not None and starter.is_dir():
+        copy_starter(starter, workspace, uid, gid)
     _own_folder(user_outputs(workspace_root, project, user), uid, gid, OUTPUTS_MODE)
 
 

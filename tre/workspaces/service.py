@@ -112,7 +112,7 @@ def prepare(node: Node, user: str, project: str, profile: Profile, *,
                            workspace_root=settings.root, now=node.clock(),
                            extra_env=extra_env)
         layout.prepare_folders(settings.root, project, user, uid, uid,
-                               quotas=settings.quotas())
+                               quotas=settings.quotas(), starter=settings.starter)
     except TREError as exc:
         _audit_prepare(node, user, project, "denied", {"reason": str(exc)})
         raise
