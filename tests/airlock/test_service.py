@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 from airlock.helpers import PSEUDONYM, published_version
+from workspaces.test_quota import need_loop
 
 from factories import audit_trail, issue_permit, seed_users
 from tre.airlock import release as releases
@@ -17,6 +19,7 @@ from tre.domain.roles import Role
 from tre.errors import InvalidInput, InvalidStateTransition, PolicyDenied
 from tre.services import catalogue, users
 from tre.services.node import Node
+from tre.workspaces.quota import ProjectQuotas
 
 
 @pytest.fixture
@@ -159,3 +162,30 @@ def test_author_withdraws(node: Node, cfg: service.AirlockConfig) -> None:
     assert service.withdraw(node, "alice", request.id).status is EgressStatus.WITHDRAWN
     with pytest.raises(InvalidStateTransition):
         service.withdraw(node, "alice", request.id)
+
+
+def test_submitting_mounts_the_projects_quota_image_first(
+        node: Node, cfg: service.AirlockConfig, tmp_path: Path) -> None:
+    """After a restart the project's image may not be mounted yet: a submission from the host
+    mounts it rather than find an empty folder; one that cannot be mounted is refused
+    without naming host paths."""
+    need_loop()
+    project = cfg.workspace_root / "lung-ai"
+    project.rename(tmp_path / "before-the-quota")
+    quotas = ProjectQuotas(cfg.workspace_root, 16 * 1024 * 1024)
+    try:
+        quotas.ensure_mounted("lung-ai")
+        shutil.copytree(tmp_path / "before-the-quota" / "outputs", project / "outputs")
+        quotas.unmount("lung-ai")
+        request = service.submit(node, cfg, "alice", "lung-ai", "counts", ["counts.csv"])
+        assert [f.name for f in request.files] == ["counts.csv"]
+        quotas.unmount("lung-ai")
+        quotas.image("lung-ai").write_bytes(b"not ext4")  # a damaged image
+        with pytest.raises(InvalidInput) as refused:
+            service.submit(node, cfg, "alice", "lung-ai", "counts", ["counts.csv"])
+        assert str(refused.value) == (
+            "project lung-ai's outputs cannot be reached now (its disk image cannot be "
+            "mounted): ask the operator to run `tre workspaces mount lung-ai`")
+        assert _egress_events(node)[-1] == ("alice", "airlock.submit", "refused")
+    finally:
+        quotas.unmount_all()

@@ -41,6 +41,8 @@ from tre.errors import InvalidInput, NotFound
 from tre.policy import inputs
 from tre.policy.decisions import Decision
 from tre.services.node import Node, refusal
+from tre.workspaces.errors import SandboxUnavailable, WorkspaceRefused
+from tre.workspaces.quota import ProjectQuotas
 from tre.workspaces.spec import user_outputs
 
 
@@ -127,6 +129,21 @@ def _checked(blob: StoredBlob, ctx: CheckContext, node: Node) -> EgressFile:
                       findings=found.findings, updated_at=node.clock())
 
 
+def _outputs_of(cfg: AirlockConfig, project: str, user: str) -> Path:
+    """``user``'s outputs folder in ``project``, its quota image mounted first if it has one
+    (images stay mounted while tre runs, but a host command may come first after a restart).
+    A folder that cannot be reached is refused without naming host paths."""
+    quotas = ProjectQuotas(cfg.workspace_root)
+    try:
+        if quotas.applies(project):
+            quotas.ensure_mounted(project)
+    except (SandboxUnavailable, WorkspaceRefused, NotFound) as exc:
+        raise IntakeRefused(f"project {project}'s outputs cannot be reached now (its disk "
+                            "image cannot be mounted): ask the operator to run `tre workspaces "
+                            f"mount {project}`") from exc
+    return user_outputs(cfg.workspace_root, project, user)
+
+
 def _refused(node: Node, actor: str, project: str, action: str, exc: InvalidInput) -> None:
     with node.unit_of_work() as session:
         audit.record(session, time=node.clock(), actor=actor, action=action,
@@ -155,9 +172,9 @@ def submit(node: Node, cfg: AirlockConfig, actor: str, project: str, justificati
         raise refusal(decision)
     request = EgressRequest(id=request_id, project=project, permit=permit.id, author=actor,
                             justification=justification, created_at=now)
-    outputs = user_outputs(cfg.workspace_root, project, actor)
     checked: list[EgressFile] = []
     try:
+        outputs = _outputs_of(cfg, project, actor)
         total = 0
         for given in files:
             blob = copy_in(outputs, given, cfg.store / request_id / "blobs", cfg.max_file_bytes)
@@ -202,8 +219,8 @@ def update_file(node: Node, cfg: AirlockConfig, actor: str, request_id: str,
     if request.status not in UPDATABLE:
         raise InvalidInput(f"request {request_id} is {request.status}: files can no longer "
                            "change")
-    outputs = user_outputs(cfg.workspace_root, request.project, actor)
     try:
+        outputs = _outputs_of(cfg, request.project, actor)
         blob = copy_in(outputs, given, cfg.store / request_id / "blobs", cfg.max_file_bytes)
     except InvalidInput as exc:
         _refused(node, actor, request.project, "airlock.update", exc)
