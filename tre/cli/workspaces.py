@@ -74,7 +74,7 @@ def mount(project: Annotated[str, typer.Argument(help="The project.")]) -> None:
                            "not set: set it to the size the image should have")
     done = images.ensure_mounted(project)
     console.print(f"{'mounted' if done else 'already mounted:'} the workspace quota image of "
-                  f"{project} at {images.root / project}")
+                  f"{project} at {images.root / project}", soft_wrap=True)  # a path: unbroken
 
 
 @app.command()
