@@ -46,6 +46,18 @@ the host's own tooling, not researchers, and JupyterLab would run it at every st
 HOST_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 SANDBOX_TMP = "/tmp"  # noqa: S108 - the sandbox's own size-limited tmpfs, not the host's
 
+_JOIN_SCRIPT = """\
+while [ "$1" != "--" ]; do
+  echo $$ > "$1" || { echo "tre: cannot join the sandbox's cgroup $1" >&2; exit 125; }
+  shift
+done
+shift
+exec "$@"
+"""
+"""Moves itself into the sandbox's cgroups, then execs the launcher: no Python runs between
+fork and exec (a ``preexec_fn`` would, in a process with threads: unsafe, and it dropped
+other threads' policy engines in the child)."""
+
 _STAGE_SCRIPT = """\
 set -eu
 stage=$1; shift
@@ -269,10 +281,12 @@ class BwrapBackend:
                                       stage=self.stage, data_fds=fds,
                                       seccomp_fd=fds[SECCOMP_FD])
             argv = render_launcher(spec, bwrap_argv, tools=self.tools, stage=self.stage)
+            if cgroup is not None:
+                argv = [self.tools.sh, "-c", _JOIN_SCRIPT, "tre-join",
+                        *(str(f) for f in cgroup.procs_files()), "--", *argv]
             process = subprocess.Popen(
                 argv, stdin=stdin, stdout=stdout, stderr=stderr, pass_fds=tuple(fds.values()),
-                env={"PATH": HOST_PATH, "LANG": "C.UTF-8"}, close_fds=True,
-                preexec_fn=None if cgroup is None else cgroup.join)
+                env={"PATH": HOST_PATH, "LANG": "C.UTF-8"}, close_fds=True)
         except BaseException:
             if cgroup is not None:
                 cgroup.remove()

@@ -73,11 +73,10 @@ class Cgroup:
         _write(cpu / "cpu.cfs_period_us", str(CFS_PERIOD_US))
         _write(cpu / "cpu.cfs_quota_us", str(max(1000, round(limits.cpus * CFS_PERIOD_US))))
 
-    def join(self) -> None:
-        """Move the calling process in (run in the child, before it execs the sandbox)."""
-        pid = str(os.getpid())
-        for folder in self.folders:
-            _write(folder / "cgroup.procs", pid)
+    def procs_files(self) -> list[Path]:
+        """The ``cgroup.procs`` file of each hierarchy: a process writing its pid there moves
+        in (the sandbox's launcher does, before it execs bwrap)."""
+        return [folder / "cgroup.procs" for folder in self.folders]
 
     def pids(self) -> set[int]:
         """Processes still inside."""
