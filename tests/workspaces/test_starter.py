@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hub.hub_support import RUNTIME
 from workspaces.sandbox_support import need_root, need_sandbox
 
 from factories import Clock
@@ -68,13 +69,12 @@ def test_without_a_starter_a_workspace_starts_empty(tmp_path: Path) -> None:
 
 
 def _runtime() -> Path:
-    runtime = WorkspaceSettings().runtime
-    if runtime is None or not (runtime / "bin" / "jupyter").exists():
-        message = "the sandbox runtime is not built: scripts/make-sandbox-runtime.sh"
+    if not (RUNTIME / "bin" / "jupyter").exists():
+        message = f"no sandbox runtime at {RUNTIME}: scripts/make-sandbox-runtime.sh"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    return runtime
+    return RUNTIME
 
 
 @pytest.mark.slow

@@ -133,10 +133,8 @@ def _outputs_of(cfg: AirlockConfig, project: str, user: str) -> Path:
     """``user``'s outputs folder in ``project``, its quota image mounted first if it has one
     (images stay mounted while tre runs, but a host command may come first after a restart).
     A folder that cannot be reached is refused without naming host paths."""
-    quotas = ProjectQuotas(cfg.workspace_root)
     try:
-        if quotas.applies(project):
-            quotas.ensure_mounted(project)
+        ProjectQuotas(cfg.workspace_root).prepare(project)
     except (SandboxUnavailable, WorkspaceRefused, NotFound) as exc:
         raise IntakeRefused(f"project {project}'s outputs cannot be reached now (its disk "
                             "image cannot be mounted): ask the operator to run `tre workspaces "

@@ -61,9 +61,9 @@ def sync_from_login(node: Node, source: str, name: str, roles: frozenset[Role],
             return None
         now = node.clock()
         before, after = user_store.set_roles(session, name, roles, display_name, now)
-        had = frozenset() if before is None else before.roles
-        if before is not None and had == after.roles and before.display_name == after.display_name:
+        if before == after:
             return after
+        had = frozenset() if before is None else before.roles
         audit.record(session, time=now, actor=source, action="user.sync", object_type="user",
                      object_id=name, outcome="allowed", request_id=audit.new_request_id(),
                      details={"added": before is None,

@@ -66,8 +66,8 @@ def prepare_folders(workspace_root: Path, project: str, user: str, uid: int, gid
     project_dir = workspace_root / project
     outputs_dir = project_dir / "outputs"
     _own_folder(workspace_root, 0, 0, PRIVATE_MODE)
-    if quotas is not None and quotas.applies(project):
-        quotas.ensure_mounted(project)
+    if quotas is not None:
+        quotas.prepare(project)
     for folder in (project_dir, outputs_dir):
         _own_folder(folder, 0, 0, PRIVATE_MODE)
     workspace = project_workspace(workspace_root, project)

@@ -159,6 +159,11 @@ class ProjectQuotas:
         """Whether ``project``'s folder is (to be) an image: a quota is set, or it has one."""
         return self.size is not None or self.image(project).exists()
 
+    def prepare(self, project: str) -> None:
+        """Mount ``project``'s image when its folder is (to be) one; nothing otherwise."""
+        if self.applies(project):
+            self.ensure_mounted(project)
+
     @contextmanager
     def _locked(self, project: str) -> Iterator[None]:
         """Hold the project's lock (across processes: hub, `tre run`, `tre up`)."""
