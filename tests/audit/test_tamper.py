@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
 
 from factories import (
     Clock,
@@ -42,6 +44,7 @@ from tre.audit.checkpoints import (
     read_log,
 )
 from tre.audit.verify import VerifyReport, verify
+from tre.db.database import alembic_config
 from tre.domain.applications import ApplicationStatus
 from tre.domain.values import Period
 from tre.errors import InvalidInput, PolicyDenied
@@ -281,11 +284,13 @@ def test_events_record_actor_decision_reasons_and_request(trail: Node) -> None:
     assert json.loads(approve.decision)["allow"] is True
     everyone = stored_events(trail)
     assert len({e.id for e in everyone}) == len(everyone)
-    for event in everyone:  # ids are random UUIDs in their usual forms
-        assert (str(uuid.UUID(event.id)), uuid.UUID(event.id).version) == (event.id, 4)
+    for event in everyone:  # ids are time-ordered (version 7) UUIDs in their usual forms
+        assert (str(uuid.UUID(event.id)), uuid.UUID(event.id).version) == (event.id, 7)
         request = uuid.UUID(event.request_id)
         assert (request.hex, request.version, request.variant) == (
             event.request_id, 4, uuid.RFC_4122)
+    ids = [e.id for e in everyone]  # in the order of seq: never earlier than the one before
+    assert all(a[:13] <= b[:13] for a, b in itertools.pairwise(ids))
 
 
 def test_parallel_walk_runs_in_worker_processes(trail: Node) -> None:
@@ -424,9 +429,13 @@ def test_deleting_every_event_is_detected(trail: Node) -> None:
 
 
 def test_a_sequence_number_that_is_not_a_number_is_reported(node: Node, clock: Clock) -> None:
-    """SQLite stores what it is given: a text seq sorts after every number."""
+    """seq is SQLite's rowid, which refuses text; rebuilt as before migration 0004, the table
+    stores what it is given, and a text seq sorts after every number."""
     build_trail(node, clock)
     seq = seq_of(node, "olga", "permit.suspend")
+    with pytest.raises(IntegrityError, match="datatype mismatch"):
+        sql(node, "UPDATE audit_events SET seq = 'x' WHERE seq = :seq", seq=seq)
+    command.downgrade(alembic_config(node.db.engine), "0003")  # the administrator rebuilds it
     sql(node, "UPDATE audit_events SET seq = 'x' WHERE seq = :seq", seq=seq)
     report = check(node)
     assert report.ok is False

@@ -16,9 +16,16 @@ _PREFIXES = tuple(f"{n}:" for n in range(_MAX_PREFIX))
 """``"<length>:"`` for short fields, precomputed: formatting the lengths dominated the hash."""
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""Built once: ``json.dumps`` with options builds an encoder per call."""
+
+
 def canonical_json(value: Any) -> str:
-    """Deterministic JSON (sorted keys, no spaces) for stored decision and details fields."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Deterministic JSON (sorted keys, no spaces) for stored decision and details fields.
+
+    As ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``.
+    """
+    return _CANONICAL.encode(value)
 
 
 @dataclass(frozen=True, slots=True)

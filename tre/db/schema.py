@@ -112,11 +112,13 @@ class AuditEventRow(Base):
     """One audit event; ``hash`` chains it to its predecessor (see tre.audit.chain)."""
 
     __tablename__ = "audit_events"
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # On SQLite ``seq`` is the table's rowid (one index fewer to write per commit).
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     primary_key=True, autoincrement=False)
     id: Mapped[str] = mapped_column(String(36), unique=True)
     time: Mapped[str] = mapped_column(String(40))
     actor: Mapped[str] = mapped_column(String(64), index=True)
-    action: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(64))
     object_type: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[str] = mapped_column(String(80), index=True)
     outcome: Mapped[str] = mapped_column(String(16))

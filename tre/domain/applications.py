@@ -100,5 +100,6 @@ class DataAccessApplication:
         """This application approved or rejected by ``officer`` with a reason."""
         if not reason.strip():
             raise InvalidInput("a decision needs a reason (--reason TEXT)")
-        moved = self.moved_to(status)
-        return replace(moved, decided_by=officer, decision_reason=reason, conditions=conditions)
+        check_transition("application", APPLICATION_TRANSITIONS, self.status, status)
+        return replace(self, status=status, decided_by=officer, decision_reason=reason,
+                       conditions=conditions)
