@@ -32,7 +32,7 @@ def main() -> None:
                                                  workspace_root=WorkspaceSettings().root))
     authenticator = HubTokenAuthenticator(api_url=api_url, api_token=token,
                                           access_scope=settings.access_scope)
-    app = create_app(settings, lambda: open_node(tre), authenticator)
+    app = create_app(settings, lambda: open_node(tre, server=True), authenticator)
     uvicorn.run(app, host="127.0.0.1", port=HubSettings().api_port, log_level="info",
                 proxy_headers=False)
 

@@ -45,6 +45,10 @@ PRIVATE_KEY = "audit-ed25519.pem"
 PUBLIC_KEY = "audit-ed25519.pub.pem"
 
 
+_LINE = json.JSONEncoder(sort_keys=True)
+"""``json.dumps(..., sort_keys=True)``, built once."""
+
+
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
     """A signed statement that event ``seq`` carried ``hash``."""
@@ -59,9 +63,9 @@ class Checkpoint:
         return f"tre-audit-checkpoint:{self.seq}:{self.hash}:{self.time}".encode()
 
     def to_line(self) -> str:
-        """One JSON line."""
-        return json.dumps({"seq": self.seq, "hash": self.hash, "time": self.time,
-                           "signature": self.signature}, sort_keys=True)
+        """One JSON line (keys sorted)."""
+        return _LINE.encode({"seq": self.seq, "hash": self.hash, "time": self.time,
+                             "signature": self.signature})
 
     @classmethod
     def from_json(cls, text: str, where: str) -> Checkpoint:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tre.db.driver import DriverTransaction
+from tre.db.wal import BACKSTOP_PAGES, WalCheckpointer
 from tre.errors import StorageError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -37,7 +39,7 @@ WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 SQLite's default, 1,000, made every ~80th commit of the application workflow stall on two
 fsyncs and ~1,000 page writes, most of them the same hot pages (the audit head, index leaves)
-over and over. Ten times fewer, larger checkpoints write each hot page once per ~800 commits:
+over and over. Ten times fewer, larger checkpoints write each hot page once per ~700 commits:
 half the commit time in total (docs/benchmarks.md), for a log of up to ~40 MiB on disk.
 """
 
@@ -52,7 +54,7 @@ SQLITE_PRAGMAS = (
 )
 
 
-def _sqlite_pragmas(busy_timeout_s: float) -> Any:
+def _sqlite_pragmas(busy_timeout_s: float, autocheckpoint_pages: int) -> Any:
     def on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
         # Autocommit at the driver level so that we emit BEGIN IMMEDIATE ourselves: a writer
         # takes the write lock up front instead of failing on a lock upgrade under contention.
@@ -61,6 +63,8 @@ def _sqlite_pragmas(busy_timeout_s: float) -> Any:
         cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
         for pragma in SQLITE_PRAGMAS:
             cur.execute(pragma)
+        if autocheckpoint_pages != WAL_AUTOCHECKPOINT_PAGES:
+            cur.execute(f"PRAGMA wal_autocheckpoint = {int(autocheckpoint_pages)}")
         cur.close()
 
     return on_connect
@@ -88,9 +92,14 @@ def describe_operational_error(url: str, exc: BaseException) -> str:
 
 
 class Database:
-    """A connection pool plus the session factory; create once and pass in."""
+    """A connection pool plus the session factory; create once and pass in.
 
-    def __init__(self, url: str, *, busy_timeout_s: float = 10.0) -> None:
+    ``background_checkpoints``: on SQLite, copy the write-ahead log into the database from a
+    thread of its own (:mod:`tre.db.wal`), started with the first write; for server nodes.
+    """
+
+    def __init__(self, url: str, *, busy_timeout_s: float = 10.0,
+                 background_checkpoints: bool = False) -> None:
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -102,8 +111,14 @@ class Database:
         else:
             kwargs["pool_pre_ping"] = True
         self.engine = create_engine(url, **kwargs)
+        self._busy_timeout_s = busy_timeout_s
+        self._wants_checkpointer = self.is_sqlite and background_checkpoints \
+            and self.sqlite_path is not None
+        self._checkpointer: WalCheckpointer | None = None
+        self._checkpointer_lock = threading.Lock()
         if self.is_sqlite:
-            event.listen(self.engine, "connect", _sqlite_pragmas(busy_timeout_s))
+            pages = BACKSTOP_PAGES if self._wants_checkpointer else WAL_AUTOCHECKPOINT_PAGES
+            event.listen(self.engine, "connect", _sqlite_pragmas(busy_timeout_s, pages))
             event.listen(self.engine, "begin", _begin)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.read_engine = self.engine.execution_options(**{READ_ONLY: True})
@@ -153,9 +168,23 @@ class Database:
                 f"this tre needs {SCHEMA_HEAD}: run `tre init` to migrate it"
             )
 
+    @property
+    def checkpointer(self) -> WalCheckpointer | None:
+        """The background WAL checkpointer, once a write started it (None without one)."""
+        return self._checkpointer
+
+    def _start_checkpointer(self) -> None:
+        with self._checkpointer_lock:
+            if self._checkpointer is None and self._wants_checkpointer:
+                assert self.sqlite_path is not None
+                self._checkpointer = WalCheckpointer(self.sqlite_path,
+                                                     busy_timeout_s=self._busy_timeout_s)
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on any error."""
+        if self._wants_checkpointer and self._checkpointer is None:
+            self._start_checkpointer()
         with self._session(self._sessions) as session:
             yield session
 
@@ -171,6 +200,8 @@ class Database:
 
         Committed on success, rolled back on any error, like :meth:`transaction`.
         """
+        if self._wants_checkpointer and self._checkpointer is None:
+            self._start_checkpointer()
         with self._storage_errors():
             pooled = self.engine.raw_connection()
             try:
@@ -210,5 +241,10 @@ class Database:
             raise StorageError(f"database error on {self.display_url}: {exc}") from exc
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Stop the WAL checkpointer (after a last checkpoint) and close every pooled connection."""
+        with self._checkpointer_lock:
+            checkpointer, self._checkpointer = self._checkpointer, None
+            self._wants_checkpointer = False
+        if checkpointer is not None:
+            checkpointer.close()
         self.engine.dispose()

@@ -29,4 +29,4 @@ def hub_context() -> HubContext:
     workspaces = WorkspaceSettings()
     uids = ProjectUids(workspaces.uid_registry(settings.home), workspaces.uid_base,
                        workspaces.uid_count)
-    return HubContext(settings, open_node(settings), workspaces, uids)
+    return HubContext(settings, open_node(settings, server=True), workspaces, uids)

@@ -32,9 +32,14 @@ def initialise(settings: Settings) -> Database:
     return db
 
 
-def open_node(settings: Settings) -> Node:
-    """A Node on an initialised home; refuses with what to do if it is not."""
-    db = Database(settings.url, busy_timeout_s=settings.db_busy_timeout_s)
+def open_node(settings: Settings, *, server: bool = False) -> Node:
+    """A Node on an initialised home; refuses with what to do if it is not.
+
+    ``server``: for a long-lived process serving many requests (the hub, the REST API): on
+    SQLite its write-ahead log is checkpointed from a thread of its own (tre.db.wal).
+    """
+    db = Database(settings.url, busy_timeout_s=settings.db_busy_timeout_s,
+                  background_checkpoints=server)
     db.check_ready()
     policy = build_engine(settings.policy_engine, policies_dir=settings.policies_dir,
                           opa_url=settings.opa_url, timeout_s=settings.policy_timeout_s)
