@@ -78,6 +78,16 @@ def test_roles_unknown_data_and_taken_names_are_refused(world: Node) -> None:
         applications.apply(world, "alice", form("proto"))
 
 
+def test_an_open_application_holds_its_project_name_against_a_sandbox(world: Node) -> None:
+    """Else the application, once approved, would issue a permit for the sandbox's name."""
+    pending = applications.apply(world, "alice", form("tumour-seg"))
+    with pytest.raises(InvalidInput, match=f"'tumour-seg' is the project of open application "
+                       f"{pending.id}: pick another sandbox name"):
+        _create(world, name="tumour-seg")
+    applications.withdraw(world, "alice", pending.id)
+    assert _create(world, name="tumour-seg").name == "tumour-seg"  # free again
+
+
 def test_access_allows_members_only_and_is_audited(world: Node) -> None:
     _create(world)
     outcomes = {user: sandboxes.check_access(world, user, "proto")[1]

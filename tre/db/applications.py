@@ -97,14 +97,4 @@ def list_all(
 
 
 OPEN = (ApplicationStatus.DRAFT, ApplicationStatus.SUBMITTED, ApplicationStatus.UNDER_REVIEW)
-
-
-_OPEN_FOR_PROJECT = Prepared(select(_TABLE.c.id).where(
-    _TABLE.c.project == bindparam("project"),
-    _TABLE.c.status.in_([bindparam(f"open_{s.value}") for s in OPEN])))
-_OPEN = {f"open_{s.value}": s.value for s in OPEN}
-
-
-def open_for_project(session: Transaction, project: str) -> list[str]:
-    """Ids of applications for ``project`` not yet decided or withdrawn."""
-    return [row.id for row in _OPEN_FOR_PROJECT.rows(session, {"project": project, **_OPEN})]
+"""Statuses of an application not yet decided or withdrawn (it reserves its project name)."""

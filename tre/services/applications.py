@@ -9,7 +9,7 @@ from tre.audit import log as audit
 from tre.db import applications as app_store
 from tre.db import datasets as dataset_store
 from tre.db import permits as permit_store
-from tre.db import sandboxes as sandbox_store
+from tre.db import projects as project_store
 from tre.db import users as user_store
 from tre.db.driver import Transaction
 from tre.domain.applications import (
@@ -93,20 +93,19 @@ def apply(node: Node, actor: str, form: ApplicationForm, *, submit: bool = True,
             amends_permit=amends_permit,
         )
         _check_people_and_data(tx, app)
-        existing = permit_store.for_project(tx, form.project)
-        if amends_permit is None and existing is not None:
+        held = project_store.claims(tx, form.project)
+        if amends_permit is None and held.permit is not None:
             raise InvalidInput(
-                f"project {form.project!r} already has permit {existing.id}: change it with "
-                f"`tre permits amend {existing.id}`")
-        if sandbox_store.find(tx, form.project) is not None:
+                f"project {form.project!r} already has permit {held.permit}: change it with "
+                f"`tre permits amend {held.permit}`")
+        if held.sandbox is not None:
             raise InvalidInput(
                 f"project {form.project!r} is the name of an SME sandbox (its workspace and "
                 "project uid are the sandbox's): apply under another project name")
-        pending = app_store.open_for_project(tx, form.project)
-        if pending:
+        if held.open_applications:
             raise InvalidInput(
-                f"project {form.project!r} already has an open application {pending[0]}: "
-                "withdraw it or wait for its decision")
+                f"project {form.project!r} already has an open application "
+                f"{held.open_applications[0]}: withdraw it or wait for its decision")
         decision = None
         if submit:
             decision = node.authorise(

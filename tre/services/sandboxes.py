@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from tre.audit import log as audit
 from tre.db import datasets as dataset_store
-from tre.db import permits as permit_store
+from tre.db import projects as project_store
 from tre.db import sandboxes as sandbox_store
 from tre.db import users as user_store
 from tre.domain.permits import PinnedDataset
@@ -48,13 +48,16 @@ def _actor(session: Session, name: str) -> dict[str, Any]:
 
 
 def _check_name_free(session: Session, name: str) -> None:
-    if sandbox_store.find(session, name) is not None:
+    held = project_store.claims(session, name)
+    if held.sandbox is not None:
         raise InvalidInput(f"sandbox {name!r} exists already: pick another name "
                            "(`tre sandboxes list` lists them)")
-    permit = permit_store.for_project(session, name)
-    if permit is not None:
-        raise InvalidInput(f"{name!r} is the project of permit {permit.id}: pick another "
+    if held.permit is not None:
+        raise InvalidInput(f"{name!r} is the project of permit {held.permit}: pick another "
                            "sandbox name")
+    if held.open_applications:
+        raise InvalidInput(f"{name!r} is the project of open application "
+                           f"{held.open_applications[0]}: pick another sandbox name")
 
 
 def create_sandbox(node: Node, actor: str, name: str, datasets: tuple[DatasetRef, ...],
