@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from tre.db import applications as app_store
 from tre.db import datasets as dataset_store
 from tre.db import permits as permit_store
+from tre.db import projects as project_store
 from tre.db import sandboxes as sandbox_store
 from tre.db import users as user_store
 from tre.db.database import Database
@@ -155,7 +156,7 @@ def read(tx: Transaction, suffix: str) -> tuple[Any, ...]:
         dataset_store.resolve(tx, DatasetRef("lung-ct", None)),
         dataset_store.resolve(tx, DatasetRef("lung-ct", "v1")),
         sandbox_store.find(tx, "try-it"), sandbox_store.find(tx, "nope"),
-        app_store.get(tx, f"app-{suffix}"), app_store.open_for_project(tx, f"lung-{suffix}"),
+        app_store.get(tx, f"app-{suffix}"), project_store.claims(tx, f"lung-{suffix}"),
         permit_store.get(tx, f"permit-{suffix}"), permit_store.for_project(tx, f"lung-{suffix}"),
     )
 
@@ -197,7 +198,7 @@ def test_stores_write_and_read_the_same_rows_in_a_session_or_a_driver_transactio
             APPLICATION, id=f"app-{suffix}", project=f"lung-{suffix}",
             status=ApplicationStatus.APPROVED, decided_by="olga", decision_reason="sound",
             conditions=("publish code",))
-        assert got[9] == []
+        assert got[9] == project_store.ProjectClaims(f"permit-{suffix}", None, ())
         assert got[10] == got[11] == replace(
             permit(suffix), status=PermitStatus.SUSPENDED,
             status_reason="audit")
