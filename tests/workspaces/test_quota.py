@@ -26,6 +26,7 @@ from tre.workspaces.errors import SandboxUnavailable, WorkspaceRefused
 from tre.workspaces.kubernetes import render_project_claim
 from tre.workspaces.quota import (
     DETACH_S,
+    SYSTEM_PATH,
     ProjectQuotas,
     attached_loops,
     format_size,
@@ -44,14 +45,9 @@ TRE = [sys.executable, "-m", "tre.cli.app"]
 
 def need_loop() -> None:
     """Fail in CI, skip elsewhere, when this machine cannot loop-mount an ext4 image."""
-    problems = []
-    if os.geteuid() != 0:
-        problems.append("mounting needs root")
-    if not Path("/dev/loop-control").exists():
-        problems.append("no /dev/loop-control (modprobe loop)")
-    for tool in ("mkfs.ext4", "e2fsck", "resize2fs", "mount", "umount", "unshare"):
-        if shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin") is None:
-            problems.append(f"{tool} is not installed (e2fsprogs, util-linux)")
+    problems = ProjectQuotas(Path("/nonexistent")).preflight()
+    if shutil.which("unshare", path=SYSTEM_PATH) is None:
+        problems.append("unshare is not installed (util-linux)")
     if problems:
         if os.environ.get("CI"):
             pytest.fail("quota images cannot be mounted in CI: " + "; ".join(problems))
@@ -210,6 +206,44 @@ def test_without_loop_devices_the_start_is_refused_naming_the_fix(quotas: Projec
             f"{quotas.image('lung-ai')} at {quotas.root / 'lung-ai'}: ") in result.stderr
     assert "loop devices (`modprobe loop`" in result.stderr
     assert mount_count(quotas.root / "lung-ai") == 0
+
+
+def test_tre_up_refuses_a_quota_this_node_cannot_keep_before_it_starts_anything(
+        quotas: ProjectQuotas, tmp_path: Path) -> None:
+    """No loop devices (as in a container without them): `tre up` says so and what to do, at
+    once, and writes nothing; the same node without the setting starts."""
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRE_")}
+    env.update(TRE_HOME=str(home), TRE_WORKSPACES_ROOT=str(quotas.root),
+               TRE_WORKSPACES_QUOTA="16M")
+    no_loops = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                'mount -t tmpfs tre-no-loops /dev && mknod -m 666 /dev/null c 1 3 && exec "$@"',
+                "-"]
+    result = subprocess.run([*no_loops, *TRE, "up", "--once"], capture_output=True, text=True,
+                            env=env, check=False, timeout=120)
+    assert result.returncode == 2, result.stderr
+    message = " ".join(result.stderr.split())
+    assert ("TRE_WORKSPACES_QUOTA=16M is set, but this node cannot keep it: no loop devices "
+            "(/dev/loop-control is missing): `modprobe loop`") in message
+    assert "(or unset TRE_WORKSPACES_QUOTA)" in message
+    assert not home.exists()  # refused before anything was initialised
+    del env["TRE_WORKSPACES_QUOTA"]
+    started = subprocess.run([*no_loops, *TRE, "up", "--once"], capture_output=True, text=True,
+                             env=env, check=False, timeout=120)
+    assert started.returncode == 0, started.stderr
+    assert "workspaces have no disk quota" in started.stdout
+
+
+def test_preflight_names_each_missing_piece(tmp_path: Path) -> None:
+    quotas = ProjectQuotas(tmp_path, 16 * MIB)
+    not_a_device = tmp_path / "loop-control"
+    not_a_device.write_text("")
+    for missing in (tmp_path / "nope", not_a_device):
+        problems = quotas.preflight(loop_control=missing)
+        assert f"no loop devices ({missing} is missing): `modprobe loop`; inside a container, " \
+               "pass /dev/loop-control and /dev/loop*" in problems
+    if os.geteuid() == 0 and Path("/dev/loop-control").exists():
+        assert quotas.preflight() == []
 
 
 def test_a_quota_that_cannot_be_set_up_is_an_audited_refusal(

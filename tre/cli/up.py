@@ -12,12 +12,14 @@ import typer
 
 from tre.cli.common import console
 from tre.cli.run import workspace_settings
+from tre.errors import InvalidInput
 from tre.hub.passwords import set_password
 from tre.hub.processes import HubProcesses
 from tre.hub.settings import HubSettings
 from tre.services import demo, permits
 from tre.services.bootstrap import initialise, load_settings, open_node
 from tre.settings import Settings
+from tre.workspaces.quota import format_size
 
 SWEEP_SECONDS = 30.0
 
@@ -54,6 +56,10 @@ def up(
     settings = load_settings()
     hub = HubSettings()
     quotas = workspace_settings().quotas()
+    if quotas.size is not None and (problems := quotas.preflight()):
+        raise InvalidInput(
+            f"TRE_WORKSPACES_QUOTA={format_size(quotas.size)} is set, but this node cannot "
+            f"keep it: {'; '.join(problems)} (or unset TRE_WORKSPACES_QUOTA)")
     initialise(settings).dispose()
     console.print(f"tre home: {settings.home}  policy engine: {settings.policy_engine}")
     if quotas.size is None:

@@ -42,6 +42,9 @@ DETACH_S = 10.0
 """How long an unmounted image's loop device may take to go (the kernel frees it later)."""
 SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 """Where mount, mkfs.ext4 and the like are looked up (never the caller's PATH)."""
+TOOLS = ("mount", "umount", "mkfs.ext4", "e2fsck", "resize2fs")
+"""The system tools quotas run."""
+LOOP_CONTROL = Path("/dev/loop-control")
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 _SIZE = re.compile(r"\s*(\d+)\s*([KMGT]?)(?:I?B)?\s*", re.IGNORECASE)
 _FIX = ("this node needs root, util-linux and e2fsprogs, and loop devices (`modprobe loop`; "
@@ -158,6 +161,29 @@ class ProjectQuotas:
     def applies(self, project: str) -> bool:
         """Whether ``project``'s folder is (to be) an image: a quota is set, or it has one."""
         return self.size is not None or self.image(project).exists()
+
+    def preflight(self, *, loop_control: Path = LOOP_CONTROL) -> list[str]:
+        """What this node lacks to make and mount images (empty: nothing), each with its fix.
+
+        ``tre up`` asks before it starts anything, so a node that cannot keep its quota promise
+        says so at once rather than at the first project's start.
+        """
+        problems = []
+        if os.geteuid() != 0:
+            problems.append("mounting the images needs root: run `tre up` as root")
+        missing = [tool for tool in TOOLS if shutil.which(tool, path=SYSTEM_PATH) is None]
+        if missing:
+            problems.append(f"{', '.join(missing)} not found in {SYSTEM_PATH}: install "
+                            "util-linux (mount, umount) and e2fsprogs (mkfs.ext4, e2fsck, "
+                            "resize2fs)")
+        try:
+            loops = stat.S_ISCHR(os.stat(loop_control).st_mode)
+        except OSError:
+            loops = False
+        if not loops:
+            problems.append(f"no loop devices ({loop_control} is missing): `modprobe loop`; "
+                            "inside a container, pass /dev/loop-control and /dev/loop*")
+        return problems
 
     def prepare(self, project: str) -> None:
         """Mount ``project``'s image when its folder is (to be) one; nothing otherwise."""
