@@ -23,29 +23,22 @@ branch_labels = None
 depends_on = None
 
 
+def _sqlite_seq(old: sa.types.TypeEngine[int], new: sa.types.TypeEngine[int]) -> None:
+    """Rebuild the table with ``seq`` as ``new`` (SQLite cannot change a primary key)."""
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    with op.batch_alter_table("audit_events", schema=None, recreate="always") as batch_op:
+        batch_op.alter_column("seq", existing_type=old, type_=new, existing_nullable=False,
+                              autoincrement=False)
+
+
 def upgrade() -> None:
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_events_action"))
-    if op.get_bind().dialect.name == "sqlite":  # rebuilt: SQLite cannot change a primary key
-        with op.batch_alter_table("audit_events", schema=None, recreate="always") as batch_op:
-            batch_op.alter_column(
-                "seq",
-                existing_type=sa.BigInteger(),
-                type_=sa.Integer(),
-                existing_nullable=False,
-                autoincrement=False,
-            )
+    _sqlite_seq(sa.BigInteger(), sa.Integer())
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        with op.batch_alter_table("audit_events", schema=None, recreate="always") as batch_op:
-            batch_op.alter_column(
-                "seq",
-                existing_type=sa.Integer(),
-                type_=sa.BigInteger(),
-                existing_nullable=False,
-                autoincrement=False,
-            )
+    _sqlite_seq(sa.Integer(), sa.BigInteger())
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_events_action"), ["action"], unique=False)
