@@ -26,11 +26,20 @@ def test_hub_user_unknown_to_tre_is_403(api: Api) -> None:
 def test_openapi_document_lists_every_endpoint(api: Api) -> None:
     doc = api.client.get(f"{BASE}/openapi.json").json()
     assert sorted((path.removeprefix(BASE), sorted(ops)) for path, ops in doc["paths"].items()) \
-        == [("/egress-requests", ["get", "post"]),
+        == [("/applications", ["get", "post"]),
+            ("/applications/{application_id}", ["get"]),
+            ("/applications/{application_id}/approve", ["post"]),
+            ("/applications/{application_id}/reject", ["post"]),
+            ("/applications/{application_id}/submit", ["post"]),
+            ("/applications/{application_id}/withdraw", ["post"]),
+            ("/egress-requests", ["get", "post"]),
             ("/egress-requests/{request_id}", ["get"]),
             ("/egress-requests/{request_id}/files/{name}/reviews", ["post"]),
             ("/egress-requests/{request_id}/release", ["post"]),
             ("/egress-requests/{request_id}/release/files/{name}", ["get"]),
             ("/egress-requests/{request_id}/withdraw", ["post"]),
-            ("/me", ["get"])]
+            ("/me", ["get"]),
+            ("/permits", ["get"]),
+            ("/permits/{permit_id}", ["get"]),
+            ("/permits/{permit_id}/{action}", ["post"])]
     assert "JupyterHub token" in doc["components"]["securitySchemes"]

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tre import __version__
-from tre.api import egress, errors, me
+from tre.api import applications, egress, errors, me
 from tre.api.auth import Authenticator
 from tre.api.deps import ApiState
 from tre.api.settings import ApiSettings
@@ -41,13 +41,16 @@ def create_app(settings: ApiSettings, node: Node | Callable[[], Node],
 
     app = FastAPI(
         title="tre REST API", version=__version__, lifespan=lifespan,
-        description="Egress (airlock) requests and the caller's identity, for the portal, "
+        description="Data-access applications and permits, egress (airlock) requests and the "
+        "caller's identity, for the portal, "
         "notebooks and scripts. Authenticate with a JupyterHub token: `Authorization: token "
         "...` (see docs/api.md).",
         openapi_url=f"{base}/openapi.json", docs_url=f"{base}/docs", redoc_url=None)
     if isinstance(node, Node):
         app.state.tre = ApiState(settings, node, authenticator)
     errors.install(app)
+    app.include_router(applications.applications_router, prefix=base)
+    app.include_router(applications.permits_router, prefix=base)
     app.include_router(egress.router, prefix=base)
     app.include_router(me.router, prefix=base)
     return app
