@@ -25,12 +25,15 @@ BASE = "/services/tre-api/api/v1"
 
 
 class TokenTable(Authenticator):
-    """Tokens are ``token-<user>``; anything else is unknown to the 'hub'."""
+    """Tokens are ``token-<user>`` (the user's own, which may decide) or ``server-<user>`` (a
+    workspace's, which may not); anything else is unknown to the 'hub'."""
 
     async def caller(self, token: str) -> Caller:
-        if not token.startswith("token-"):
-            raise NotAuthenticated("the hub does not know this token")
-        return Caller(token.removeprefix("token-"))
+        if token.startswith("token-"):
+            return Caller(token.removeprefix("token-"), decides=True)
+        if token.startswith("server-"):
+            return Caller(token.removeprefix("server-"))
+        raise NotAuthenticated("the hub does not know this token")
 
 
 @dataclass
@@ -42,8 +45,12 @@ class Api:
     config: AirlockConfig
 
     def as_(self, user: str) -> dict[str, str]:
-        """Headers of a call by ``user``."""
+        """Headers of a call by ``user`` with their own token."""
         return {"Authorization": f"token token-{user}"}
+
+    def from_workspace(self, user: str) -> dict[str, str]:
+        """Headers of a call with ``user``'s workspace (server) token."""
+        return {"Authorization": f"token server-{user}"}
 
     def outputs(self, user: str, project: str = "lung-ai") -> Path:
         """``user``'s outputs folder in ``project``."""

@@ -142,3 +142,36 @@ def test_bad_bodies_say_what_to_fix_and_write_nothing(api: Api) -> None:
                             json={"reason": "  "})
     assert (blank.status_code, "body.reason" in blank.text) == (422, True)
     assert audit_trail(api.node) == before
+
+
+def test_decisions_are_never_made_with_a_workspace_token(api: Api) -> None:
+    """Code in a workspace (a co-member's notebook) holds that workspace's token: with it, an
+    HDAB officer's decisions and an output checker's review or release are refused before any
+    policy is asked, and nothing is written; reading and one's own requests still work."""
+    app = _apply(api)
+    permit_id = api.client.get(PERMITS, headers=api.as_("alice")).json()[0]["id"]
+    submitted = api.client.post(f"{BASE}/egress-requests", headers=api.from_workspace("alice"),
+                                json={"project": "lung-ai", "justification": "site counts",
+                                      "files": ["counts.csv"]})
+    assert submitted.status_code == 201, submitted.text
+    request_id = submitted.json()["id"]
+    before = audit_trail(api.node)
+    for user, path, body in (
+            ("olga", f"{APPLICATIONS}/{app['id']}/approve", {"reason": "sound"}),
+            ("olga", f"{APPLICATIONS}/{app['id']}/reject", {"reason": "unsound"}),
+            ("olga", f"{PERMITS}/{permit_id}/revoke", {"reason": "breach"}),
+            ("carl", f"{BASE}/egress-requests/{request_id}/files/counts.csv/reviews",
+             {"verdict": "approve", "comment": "aggregate only"}),
+            ("carl", f"{BASE}/egress-requests/{request_id}/release", None)):
+        answer = api.client.post(path, headers=api.from_workspace(user), json=body)
+        assert answer.status_code == 403, (path, answer.text)
+        assert answer.json()["detail"] == (
+            f"this token of {user} cannot decide (it lacks the scope custom:tre:decide, which "
+            "the hub gives users' own tokens and never a workspace's): decide from the portal "
+            "or with a token made at /hub/token, never from inside a workspace")
+    assert audit_trail(api.node) == before
+    seen = api.client.get(f"{APPLICATIONS}/{app['id']}", headers=api.from_workspace("bob"))
+    assert seen.json()["status"] == "submitted"
+    approved = api.client.post(f"{APPLICATIONS}/{app['id']}/approve", headers=api.as_("olga"),
+                               json={"reason": "sound"})
+    assert approved.status_code == 201

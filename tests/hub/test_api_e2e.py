@@ -117,7 +117,19 @@ def test_the_airlock_client_submits_from_inside_the_project_server(tre_up: Runni
             [(f["name"], f["kind"]) for f in submitted["files"]]) == (
         "alice", "lung-ai", "submitted", [("counts.csv", "table")])
 
+    # the workspace's token may submit but never decide; the user's own token may (policy
+    # then decides: here the application does not exist)
+    refused = _execute(alice, "lung-ai", (
+        "from tre_notebook import airlock\n"
+        "try:\n"
+        "    airlock._call('POST', 'applications/app-nope/approve', {'reason': 'fine'})\n"
+        "except airlock.Refused as exc:\n"
+        "    print(exc.status, exc.detail)\n"))
+    assert refused.startswith("403 this token of alice cannot decide (it lacks the scope "
+                              "custom:tre:decide"), refused
     with alice.api() as api:
+        assert api.post(f"{API}/applications/app-nope/approve",
+                        json={"reason": "fine"}).status_code == 404
         listed = api.get(f"{API}/egress-requests").json()
         assert [r["id"] for r in listed] == [submitted["id"]]
     bob = log_in(tre_up.url, "bob", PASSWORD)

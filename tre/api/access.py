@@ -15,6 +15,7 @@ from fastapi import Depends
 from tre.airlock import service
 from tre.api.deps import Authenticated, State
 from tre.api.errors import Forbidden
+from tre.api.settings import DECIDE_SCOPE
 from tre.db import permits as permit_store
 from tre.db import users as user_store
 from tre.domain.egress import EgressRequest
@@ -62,6 +63,22 @@ def viewer(api: State, caller: Authenticated) -> Viewer:
 
 
 Seeing = Annotated[Viewer, Depends(viewer)]
+
+
+def decider(api: State, caller: Authenticated) -> Viewer:
+    """Dependency: the caller, if their token may decide (never a workspace's token: 403)."""
+    if not caller.decides:
+        raise Forbidden(
+            f"this token of {caller.name} cannot decide (it lacks the scope {DECIDE_SCOPE}, "
+            "which the hub gives users' own tokens and never a workspace's): decide from the "
+            "portal or with a token made at /hub/token, never from inside a workspace")
+    return viewer_of(api.node, caller.name)
+
+
+Deciding = Annotated[Viewer, Depends(decider)]
+"""The caller of a decision: an HDAB officer's on an application or permit, an output
+checker's review or release. Policy still decides whether they may; this only makes sure the
+token is theirs and not one that code in a workspace (a co-member's notebook) could use."""
 
 
 def readable_request(request_id: str, api: State, who: Seeing) -> EgressRequest:

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, status
 
-from tre.api.access import Seeing, Viewer
+from tre.api.access import Deciding, Seeing, Viewer
 from tre.api.application_schemas import (
     ApplicationBody,
     ApplicationOut,
@@ -115,7 +115,7 @@ async def withdraw(app: ReadableApplication, api: State, who: Seeing) -> Applica
 
 @applications_router.post("/{application_id}/approve", status_code=status.HTTP_201_CREATED,
                           summary="Approve: issue (or amend) the permit")
-async def approve(app: ReadableApplication, api: State, who: Seeing,
+async def approve(who: Deciding, app: ReadableApplication, api: State,
                   body: ApproveBody) -> PermitOut:
     """An HDAB officer who neither applied nor is a member approves with a reason
     (policy ``application_decide``); the permit pins each dataset to a version."""
@@ -126,7 +126,7 @@ async def approve(app: ReadableApplication, api: State, who: Seeing,
 
 
 @applications_router.post("/{application_id}/reject", summary="Reject with a reason")
-async def reject(app: ReadableApplication, api: State, who: Seeing,
+async def reject(who: Deciding, app: ReadableApplication, api: State,
                  body: ReasonBody) -> ApplicationOut:
     """An HDAB officer rejects (policy ``application_decide``); no permit is issued."""
     return ApplicationOut.of(await api.run(applications.reject, api.node, who.name, app.id,
@@ -150,7 +150,7 @@ def get_permit(permit: ReadablePermit, api: State) -> PermitOut:
 
 @permits_router.post("/{permit_id}/{action}", summary="Suspend, reinstate or revoke a permit")
 async def change_permit(
-        permit: ReadablePermit, api: State, who: Seeing, body: ReasonBody,
+        who: Deciding, permit: ReadablePermit, api: State, body: ReasonBody,
         action: PermitAction,
 ) -> PermitOut:
     """An HDAB officer changes the permit's status with a reason (policy ``permit_change``);

@@ -24,9 +24,16 @@ class HubUnreachable(TREError):
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """The person behind a request (a hub user; servers' tokens act for their owner)."""
+    """The person behind a request (a hub user; servers' tokens act for their owner).
+
+    ``decides``: the token carries the decide scope (tre.api.settings.DECIDE_SCOPE), which the
+    hub gives users' own tokens and never a server's: a decision (an HDAB officer's on an
+    application or permit, an output checker's review or release) is never made with a token
+    that code inside a workspace holds.
+    """
 
     name: str
+    decides: bool = False
 
 
 def token_of(authorization: str | None) -> str:

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 
 from tre.airlock import release as releases
 from tre.airlock import service
-from tre.api.access import Readable, Seeing
+from tre.api.access import Deciding, Readable, Seeing
 from tre.api.deps import State
 from tre.api.errors import Forbidden
 from tre.api.schemas import EgressRequestOut, ErrorOut, ReleaseOut, ReviewBody, SubmitBody
@@ -57,8 +57,8 @@ def get_request(request: Readable) -> EgressRequestOut:
 
 @router.post("/{request_id}/files/{name:path}/reviews", status_code=status.HTTP_201_CREATED,
              summary="Review one file (output checkers outside the project)")
-async def review(request_id: str, name: str, body: ReviewBody, api: State,
-                 who: Seeing) -> EgressRequestOut:
+async def review(who: Deciding, request_id: str, name: str, body: ReviewBody,
+                 api: State) -> EgressRequestOut:
     """Record an approve/reject verdict with a comment (policy ``egress_review``)."""
     done = await api.run(service.review, api.node, who.name, request_id, name, body.verdict,
                          body.comment)
@@ -66,7 +66,7 @@ async def review(request_id: str, name: str, body: ReviewBody, api: State,
 
 
 @router.post("/{request_id}/release", summary="Release the approved files, signed")
-async def release(request: Readable, api: State, who: Seeing) -> ReleaseOut:
+async def release(who: Deciding, request: Readable, api: State) -> ReleaseOut:
     """Copy the approved files of a decided request to its signed release."""
     folder = await api.run(service.release, api.node, api.settings.airlock, who.name,
                            request.id)

@@ -8,6 +8,7 @@ from jupyterhub.services.auth import HubAuth
 from tornado.web import HTTPError
 
 from tre.api.auth import Authenticator, Caller, HubUnreachable, NotAuthenticated, TokenLacksScope
+from tre.api.settings import DECIDE_SCOPE
 
 
 class HubTokenAuthenticator(Authenticator):
@@ -15,8 +16,9 @@ class HubTokenAuthenticator(Authenticator):
     answers are cached for ``cache_max_age`` seconds), and requires ``access_scope``."""
 
     def __init__(self, *, api_url: str, api_token: str, access_scope: str,
-                 cache_max_age: int = 60) -> None:
+                 decide_scope: str = DECIDE_SCOPE, cache_max_age: int = 60) -> None:
         self.access_scope = access_scope
+        self.decide_scope = decide_scope
         self.hub = HubAuth(api_url=api_url, api_token=api_token, cache_max_age=cache_max_age,
                            access_scopes={access_scope})
 
@@ -38,4 +40,5 @@ class HubTokenAuthenticator(Authenticator):
             raise TokenLacksScope(
                 f"this token lacks the scope {self.access_scope}: make a token with it at "
                 "/hub/token (user tokens and servers' tokens get it by default under `tre up`)")
-        return Caller(str(model["name"]))
+        return Caller(str(model["name"]),
+                      decides=bool(self.hub.check_scopes({self.decide_scope}, model)))

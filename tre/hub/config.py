@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from tre.api.settings import SERVICE_NAME
+from tre.api.settings import DECIDE_SCOPE, SERVICE_NAME
 from tre.errors import InvalidInput
 from tre.hub.enforcer import SCOPES
 from tre.hub.settings import HubSettings
@@ -79,9 +79,12 @@ def configure(c: Any) -> None:
         {"name": ENFORCER, "api_token": enforcer_token},
         {"name": API, "api_token": api_token, "url": hub.api_url, "display": False},
     ]
+    c.JupyterHub.custom_scopes = {DECIDE_SCOPE: {
+        "description": "Make decisions through tre's API (HDAB officers' on applications and "
+        "permits, output checkers' reviews and releases); users' own tokens, never a server's."}}
     c.JupyterHub.load_roles = [
         {"name": ENFORCER, "scopes": list(SCOPES), "services": [ENFORCER]},
-        {"name": "user", "scopes": ["self", API_ACCESS]},
+        {"name": "user", "scopes": ["self", API_ACCESS, DECIDE_SCOPE]},
         {"name": "server", "scopes": ["users:activity!user", "access:servers!server",
                                      API_ACCESS]},
     ]
