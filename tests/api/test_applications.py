@@ -156,6 +156,7 @@ def test_decisions_are_never_made_with_a_workspace_token(api: Api) -> None:
     assert submitted.status_code == 201, submitted.text
     request_id = submitted.json()["id"]
     before = audit_trail(api.node)
+    attempts = []
     for user, path, body in (
             ("olga", f"{APPLICATIONS}/{app['id']}/approve", {"reason": "sound"}),
             ("olga", f"{APPLICATIONS}/{app['id']}/reject", {"reason": "unsound"}),
@@ -169,7 +170,9 @@ def test_decisions_are_never_made_with_a_workspace_token(api: Api) -> None:
             f"this token of {user} cannot decide (it lacks the scope custom:tre:decide, which "
             "the hub gives users' own tokens and never a workspace's): decide from the portal "
             "or with a token made at /hub/token, never from inside a workspace")
-    assert audit_trail(api.node) == before
+        attempts.append((user, "api.decide", f"POST {path.removeprefix('/services/tre-api')}"[:80],
+                         "denied"))
+    assert audit_trail(api.node) == before + attempts  # each attempt audited, nothing else
     seen = api.client.get(f"{APPLICATIONS}/{app['id']}", headers=api.from_workspace("bob"))
     assert seen.json()["status"] == "submitted"
     approved = api.client.post(f"{APPLICATIONS}/{app['id']}/approve", headers=api.as_("olga"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
 from tre.airlock import service
 from tre.api.deps import Authenticated, State
@@ -21,6 +21,7 @@ from tre.db import users as user_store
 from tre.domain.egress import EgressRequest
 from tre.domain.roles import Role
 from tre.errors import NotFound
+from tre.services import refusals
 from tre.services.node import Node
 
 OVERSEERS = frozenset({Role.OUTPUT_CHECKER, Role.HDAB_OFFICER})
@@ -65,9 +66,13 @@ def viewer(api: State, caller: Authenticated) -> Viewer:
 Seeing = Annotated[Viewer, Depends(viewer)]
 
 
-def decider(api: State, caller: Authenticated) -> Viewer:
-    """Dependency: the caller, if their token may decide (never a workspace's token: 403)."""
+def decider(api: State, caller: Authenticated, request: Request) -> Viewer:
+    """Dependency: the caller, if their token may decide (never a workspace's token: 403,
+    audited as ``api.decide`` denied: someone's workspace tried to act with their token)."""
     if not caller.decides:
+        target = request.url.path.removeprefix(api.settings.prefix)
+        refusals.record(api.node, caller.name, "api.decide", f"{request.method} {target}",
+                        "a workspace's token cannot decide")
         raise Forbidden(
             f"this token of {caller.name} cannot decide (it lacks the scope {DECIDE_SCOPE}, "
             "which the hub gives users' own tokens and never a workspace's): decide from the "

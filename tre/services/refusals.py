@@ -1,0 +1,18 @@
+"""Audit what a front door (the REST API) refused by a rule of its own, before any service ran."""
+
+from __future__ import annotations
+
+from tre.audit import log as audit
+from tre.services.node import Node
+
+OBJECT_ID_MAX = 80
+"""Audit object ids are at most this long; the whole target is kept in the details."""
+
+
+def record(node: Node, actor: str, action: str, target: str, reason: str) -> None:
+    """One ``denied`` event for ``actor``'s attempt at ``action`` on ``target`` (a path)."""
+    with node.unit_of_work() as session:
+        audit.record(session, time=node.clock(), actor=actor, action=action,
+                     object_type="api", object_id=target[:OBJECT_ID_MAX], outcome="denied",
+                     request_id=audit.new_request_id(),
+                     details={"target": target[:2000], "reason": reason})
