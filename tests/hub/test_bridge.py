@@ -80,9 +80,11 @@ def test_hub_registers_the_api_service_and_the_scope_to_call_it(
         {"name": "tre-api", "api_token": "a", "url": "http://127.0.0.1:9082", "display": False}]
     assert c.JupyterHub.load_roles == [
         {"name": "tre-enforcer", "scopes": list(SCOPES), "services": ["tre-enforcer"]},
-        {"name": "user", "scopes": ["self", "access:services!service=tre-api"]},
+        {"name": "user", "scopes": ["self", "access:services!service=tre-api",
+                                   "custom:tre:decide"]},
         {"name": "server", "scopes": ["users:activity!user", "access:servers!server",
-                                     "access:services!service=tre-api"]}]
+                                     "access:services!service=tre-api"]}]  # never decide
+    assert list(c.JupyterHub.custom_scopes) == ["custom:tre:decide"]
     monkeypatch.delenv(API_TOKEN_ENV)
     with pytest.raises(InvalidInput, match="TRE_API_SERVICE_TOKEN are not all set"):
         configure(Config())
