@@ -66,9 +66,12 @@ def viewer(api: State, caller: Authenticated) -> Viewer:
 Seeing = Annotated[Viewer, Depends(viewer)]
 
 
-def decider(api: State, caller: Authenticated, request: Request) -> Viewer:
+def decider(api: State, caller: Authenticated, who: Seeing, request: Request) -> Viewer:
     """Dependency: the caller, if their token may decide (never a workspace's token: 403,
-    audited as ``api.decide`` denied: someone's workspace tried to act with their token)."""
+    audited as ``api.decide`` denied: someone's workspace tried to act with their token).
+
+    Built on :func:`viewer`, which FastAPI runs once a request for every dependency asking it.
+    """
     if not caller.decides:
         target = request.url.path.removeprefix(api.settings.prefix)
         refusals.record(api.node, caller.name, "api.decide", f"{request.method} {target}",
@@ -77,7 +80,7 @@ def decider(api: State, caller: Authenticated, request: Request) -> Viewer:
             f"this token of {caller.name} cannot decide (it lacks the scope {DECIDE_SCOPE}, "
             "which the hub gives users' own tokens and never a workspace's): decide from the "
             "portal or with a token made at /hub/token, never from inside a workspace")
-    return viewer_of(api.node, caller.name)
+    return who
 
 
 Deciding = Annotated[Viewer, Depends(decider)]

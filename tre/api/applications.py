@@ -43,8 +43,9 @@ def may_see_application(who: Viewer, app: DataAccessApplication) -> bool:
 
 
 def may_see_permit(who: Viewer, permit: DataPermit) -> bool:
-    """HDAB officers see every permit; others those naming them."""
-    return _officer(who) or any(m.user == who.name for m in permit.members)
+    """HDAB officers see every permit; others those naming them (``who.projects``: one permit
+    a project)."""
+    return _officer(who) or permit.project in who.projects
 
 
 async def readable_application(application_id: str, api: State,
@@ -136,10 +137,9 @@ async def reject(who: Deciding, app: ReadableApplication, api: State,
 @permits_router.get("", summary="Permits the caller may see, newest first")
 async def list_permits(api: State, who: Seeing) -> list[PermitOut]:
     """Members see the permits naming them; HDAB officers see all."""
-    found = await api.run(permits.list_permits, api.node,
-                          user=None if _officer(who) else who.name)
+    found = await api.run(permits.list_permits, api.node)
     now = api.node.clock()
-    return [PermitOut.of(p, now) for p in found]
+    return [PermitOut.of(p, now) for p in found if may_see_permit(who, p)]
 
 
 @permits_router.get("/{permit_id}", summary="One permit")

@@ -9,9 +9,9 @@ if TYPE_CHECKING:  # the hub imports this module for the names only
     from tre.airlock.service import AirlockConfig
 
 SERVICE_NAME = "tre-api"
+"""The API's name as a JupyterHub service (the proxy routes /services/tre-api/ to it)."""
 DECIDE_SCOPE = "custom:tre:decide"
 """The hub scope a token needs to decide through the API (users' own tokens, not servers')."""
-"""The API's name as a JupyterHub service (the proxy routes /services/tre-api/ to it)."""
 PREFIX = f"/services/{SERVICE_NAME}"
 """Where the hub's proxy mounts the API."""
 

@@ -173,7 +173,10 @@ class Database:
         """The background WAL checkpointer, once a write started it (None without one)."""
         return self._checkpointer
 
-    def _start_checkpointer(self) -> None:
+    def _ensure_checkpointer(self) -> None:
+        """Start the WAL checkpointer with the first write, if this database wants one."""
+        if not self._wants_checkpointer or self._checkpointer is not None:
+            return  # the common case, without the lock
         with self._checkpointer_lock:
             if self._checkpointer is None and self._wants_checkpointer:
                 assert self.sqlite_path is not None
@@ -183,8 +186,7 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on any error."""
-        if self._wants_checkpointer and self._checkpointer is None:
-            self._start_checkpointer()
+        self._ensure_checkpointer()
         with self._session(self._sessions) as session:
             yield session
 
@@ -200,8 +202,7 @@ class Database:
 
         Committed on success, rolled back on any error, like :meth:`transaction`.
         """
-        if self._wants_checkpointer and self._checkpointer is None:
-            self._start_checkpointer()
+        self._ensure_checkpointer()
         with self._storage_errors():
             pooled = self.engine.raw_connection()
             try:

@@ -43,7 +43,7 @@ def save_status(session: Session, sandbox: Sandbox, now: datetime) -> None:
     session.flush()
 
 
-# Every application asks it (a project may not take a sandbox's name): compiled once.
+# Every workspace start and every running job's permit watch ask it: compiled once.
 _FIND = Prepared(select(SandboxRow.__table__).where(SandboxRow.name == bindparam("name")))
 
 
