@@ -92,6 +92,10 @@ async def _run_in_kernel(user: HubUser, path: str, code: str) -> str:
                 return "".join(out)
     finally:
         socket.close()
+        # wait for the closing handshake, so the socket is closed before the loop goes away
+        # (else it is collected later, unclosed, during some other test)
+        while await asyncio.wait_for(socket.read_message(), timeout=30) is not None:
+            pass
 
 
 def test_the_airlock_client_submits_from_inside_the_project_server(tre_up: RunningTre) -> None:
