@@ -55,6 +55,10 @@ class RunningTre:
     process: subprocess.Popen[bytes]
     log: Path
 
+    def log_tail(self, chars: int = 6000) -> str:
+        """The end of `tre up`'s log (the hub's tracebacks), for a failing assertion."""
+        return self.log.read_text(errors="replace")[-chars:]
+
 
 def grant_permit(node: Node, project: str, lead: str, dataset: str = "lung-ct@v1"
                  ) -> DataPermit:

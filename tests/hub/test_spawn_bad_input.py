@@ -58,7 +58,7 @@ def test_an_unknown_project_is_refused_in_the_spawn_page(broken_tre: RunningTre)
     alice = log_in(broken_tre.url, "alice", PASSWORD)
     before = len(audit_trail(broken_tre.node))
     status, page = spawn_page(alice, "no-such-project", "no-such-project")
-    assert status == 403
+    assert status == 403, broken_tre.log_tail()
     assert ("project no-such-project has no data permit: apply with `tre permits apply` and "
             "wait for the HDAB's approval") in page
     assert denials(broken_tre, before) == [
@@ -81,7 +81,7 @@ def test_a_tampered_spawn_form_is_refused_with_the_reason(
     client = log_in(broken_tre.url, user, PASSWORD)
     before = len(audit_trail(broken_tre.node))
     got_status, page = spawn_page(client, server, chosen)
-    assert got_status == status
+    assert got_status == status, broken_tre.log_tail()
     assert message.format(permit=broken_tre.permits["lung-ai"].id) in page
     prepared = [(user, "workspace.prepare", server, "denied")] if status == 403 else []
     assert denials(broken_tre, before) == [*prepared,
@@ -100,7 +100,7 @@ def test_a_permit_whose_data_is_gone_from_disk_mounts_nothing(broken_tre: Runnin
     before = len(audit_trail(broken_tre.node))
 
     status, page = spawn_page(alice, "lung-gone", "lung-gone")
-    assert status == 403
+    assert status == 403, broken_tre.log_tail()
     assert (f"the folder of lung-gone@v1 ({folder}) is missing on disk: restore the published "
             "version there (`tre datasets verify lung-gone`) before starting workspaces; tre "
             "never mounts anything else in its place") in page
@@ -125,7 +125,7 @@ def test_a_missing_bwrap_is_a_clear_audited_error(broken_tre: RunningTre) -> Non
                "install bubblewrap (`apt-get install bubblewrap`) or set the path of its bwrap")
     before = len(audit_trail(broken_tre.node))
     status, page = spawn_page(alice, "lung-ai", "lung-ai")
-    assert status == 503
+    assert status == 503, broken_tre.log_tail()
     assert message in page
     with alice.api() as api:
         answer = api.post("/hub/api/users/alice/servers/lung-ai", json={})

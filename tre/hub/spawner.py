@@ -149,15 +149,22 @@ class TRESpawnerMixin(_SpawnerBase):  # type: ignore[misc,valid-type]  # jupyter
         """Audit ``workspace.deny`` of ``project`` and give the HTTP error saying why.
 
         Bad input is a 400, a node that cannot run the backend a 503 (outcome ``failed``),
-        any other refusal a 403.
+        any other refusal a 403. If the refusal cannot be audited (a locked or broken
+        database), the start is still refused: a 503 giving both reasons.
         """
         status = (400 if isinstance(exc, InvalidInput) else
                   503 if isinstance(exc, SandboxUnavailable) else 403)
-        # The name may be anything a client sent: bounded, as the audit trail stores it.
-        await asyncio.to_thread(record, self.tre().node, actor=self.user.name, action=DENY,
-                                project=project[:AUDIT_ID_LENGTH],
-                                outcome="failed" if status == 503 else "denied",
-                                details={"reason": str(exc), **details})
+        try:
+            # The name may be anything a client sent: bounded, as the audit trail stores it.
+            await asyncio.to_thread(record, self.tre().node, actor=self.user.name, action=DENY,
+                                    project=project[:AUDIT_ID_LENGTH],
+                                    outcome="failed" if status == 503 else "denied",
+                                    details={"reason": str(exc), **details})
+        except TREError as unrecorded:
+            self.log.error("tre could not audit the refusal of %s: %s", project, unrecorded)
+            return web.HTTPError(503, f"{exc}; and tre could not record this refusal in the "
+                                 f"audit trail ({unrecorded}): try again shortly, and tell "
+                                 "the node's operator if it persists")
         return web.HTTPError(status, str(exc))
 
     async def check_backend(self) -> None:
