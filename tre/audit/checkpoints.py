@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
     load_pem_public_key,
 )
+from nacl.bindings import crypto_sign, crypto_sign_seed_keypair
 
 from tre.errors import AuditIntegrityError, StorageError
 
@@ -122,7 +123,10 @@ class CheckpointWriter:
             ) from None
         if not isinstance(key, Ed25519PrivateKey):
             raise StorageError(f"{keys_dir / PRIVATE_KEY} is not an Ed25519 private key")
-        self._key = key
+        # Signed with libsodium: the same Ed25519 (deterministic, so the very same signature)
+        # at about half the cost of a signature through OpenSSL, once per commit.
+        seed = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+        self._secret = crypto_sign_seed_keypair(seed)[1]
         audit_dir.mkdir(parents=True, exist_ok=True)
         self._lock_path = str(audit_dir / LOCK_FILE)
         self._head_path = str(audit_dir / HEAD_FILE)
@@ -132,7 +136,7 @@ class CheckpointWriter:
         """A checkpoint for event ``seq`` with ``hash``, signed now."""
         time = datetime.now(UTC).isoformat()
         unsigned = Checkpoint(seq, hash, time, "")
-        signature = base64.b64encode(self._key.sign(unsigned.message())).decode()
+        signature = base64.b64encode(crypto_sign(unsigned.message(), self._secret)[:64]).decode()
         return Checkpoint(seq, hash, time, signature)
 
     def record(self, seq: int, hash: str, *, previous_seq: int) -> None:
