@@ -20,7 +20,7 @@ from tre.domain.roles import ProjectRole
 from tre.domain.values import Member
 from tre.errors import InvalidInput, PolicyEngineUnavailable
 from tre.policy import inputs
-from tre.policy.allow_paths import access_granted_reasons, access_query_json
+from tre.policy.allow_paths import ALLOW_PATHS, access_granted_reasons, access_query_json
 from tre.policy.bundle import default_policies_dir, load_bundle, policy_paths
 from tre.policy.decisions import DECISIONS, Decision, from_result
 from tre.policy.embedded import EmbeddedPolicyEngine, compile_engine, rule_path
@@ -165,9 +165,66 @@ def test_tre_policies_compile_to_bytecode(embedded_engine: EmbeddedPolicyEngine)
     assert embedded_engine.compiled
 
 
-def test_data_access_allows_come_from_its_allow_rule(
+def test_access_submit_and_decide_allows_come_from_their_allow_rule(
         embedded_engine: EmbeddedPolicyEngine) -> None:
-    assert embedded_engine.allow_only == {"tre/data/access"}
+    assert embedded_engine.allow_only == {
+        "tre/data/access", "tre/applications/submit", "tre/applications/decide"}
+
+
+@pytest.mark.parametrize("name", ["application_submit", "application_decide"])
+def test_application_allow_paths_decide_like_the_interpreter_on_generated_inputs(
+        name: str) -> None:
+    engine = EmbeddedPolicyEngine()
+    policies = default_policies_dir()
+    interpreter = compile_engine(load_bundle(policies), policies)
+    rule = rule_path(DECISIONS[name])
+    checked = cases(name)
+    odd = {"name": 'zoë "q" \\ 雪\u2028', "roles": ["researcher", "hdab_officer"]}
+    checked.append({"actor": odd, "decision": {"outcome": "approve", "reason": "ok"},
+                    "application": {"id": 'A-"1"', "applicant": odd["name"] if
+                                    name == "application_submit" else "alice",
+                                    "members": [], "status": "submitted", "kind": "new"}})
+    differ, allowed = [], 0
+    for document in checked:
+        interpreter.set_input(document)
+        expected = from_result(name, json.loads(interpreter.eval_rule_as_json(rule)))
+        got = engine.decide(name, document)
+        allowed += got.allow
+        if got != expected:
+            differ.append((json.dumps(document), got, expected))
+    assert differ[:3] == []
+    assert allowed > 10
+    assert engine.decide(name, checked[-1]).allow
+
+
+@pytest.mark.parametrize(("name", "input"), [
+    ("application_submit", {"actor": {"name": 1}, "application": {"id": "A-1"}}),
+    ("application_submit", {"actor": "alice", "application": {"id": "A-1"}}),
+    ("application_decide", {"actor": {"name": "olga"}, "application": {"id": "A-1"}}),
+    ("application_decide", {"actor": {"name": "olga"}, "application": {"id": "A-1"},
+                            "decision": {"outcome": ["approve"]}}),
+])
+def test_application_allow_paths_give_no_reasons_they_cannot_build(
+        name: str, input: dict[str, Any]) -> None:
+    package = DECISIONS[name]
+    assert ALLOW_PATHS[package].reasons(input, {}) is None
+
+
+def test_an_application_allow_path_is_off_once_the_policy_changes_its_reason(
+        tmp_path: Path) -> None:
+    write_stub_bundle(tmp_path)
+    source = (default_policies_dir() / "tre/applications/decide.rego").read_text()
+    rego = '"hdab officer %s may %s application %s"'
+    assert rego in source
+    (tmp_path / "tre/applications/decide.rego").write_text(
+        source.replace(rego, '"%s may %s application %s (officer)"'))
+    engine = EmbeddedPolicyEngine(tmp_path)
+    assert "tre/applications/decide" not in engine.allow_only
+    document = {"actor": {"name": "olga", "roles": ["hdab_officer"]},
+                "application": {"id": "A-1", "applicant": "alice", "members": []},
+                "decision": {"outcome": "approve", "reason": "fine"}}
+    assert engine.decide("application_decide", document) == _allowed(
+        "application_decide", "olga may approve application A-1 (officer)")
 
 
 def test_allow_path_decides_like_the_interpreter_on_generated_inputs() -> None:

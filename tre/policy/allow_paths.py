@@ -109,7 +109,68 @@ def access_granted_reasons(input: Mapping[str, Any], held: HeldPermits) -> tuple
     return (_ACCESS_REASON % (permit_id, user, dataset, version, project),)
 
 
+def _no_encoder(input: Mapping[str, Any]) -> None:
+    """No faster encoding than ``json`` for this input: the engine's own is used."""
+
+
+def _strings(input: Mapping[str, Any], *path: tuple[str, str]) -> list[str] | None:
+    """``input[outer][inner]`` for each pair of ``path``, if every one is a string."""
+    found = []
+    for outer, inner in path:
+        section = input.get(outer)
+        value = section.get(inner) if isinstance(section, Mapping) else None
+        if not isinstance(value, str):
+            return None
+        found.append(value)
+    return found
+
+
+_SUBMIT_REASON = "%s may submit application %s as its applicant"
+
+_SUBMIT_MIRRORED = (f"""
+decision := {{"allow": true, "reasons": [reason]}} if {{
+	allow
+	reason := sprintf(
+		"{_SUBMIT_REASON}",
+		[input.actor.name, input.application.id],
+	)
+}}
+""",)
+
+
+def submit_granted_reasons(input: Mapping[str, Any], _held: HeldPermits
+                           ) -> tuple[str, ...] | None:
+    """The reasons of an allowed ``application_submit`` (``_SUBMIT_MIRRORED``), or None."""
+    found = _strings(input, ("actor", "name"), ("application", "id"))
+    return None if found is None else (_SUBMIT_REASON % tuple(found),)
+
+
+_DECIDE_REASON = "hdab officer %s may %s application %s"
+
+_DECIDE_MIRRORED = (f"""
+decision := {{"allow": true, "reasons": [reason]}} if {{
+	allow
+	reason := sprintf(
+		"{_DECIDE_REASON}",
+		[input.actor.name, input.decision.outcome, input.application.id],
+	)
+}}
+""",)
+
+
+def decide_granted_reasons(input: Mapping[str, Any], _held: HeldPermits
+                           ) -> tuple[str, ...] | None:
+    """The reasons of an allowed ``application_decide`` (``_DECIDE_MIRRORED``), or None."""
+    found = _strings(input, ("actor", "name"), ("decision", "outcome"), ("application", "id"))
+    return None if found is None else (_DECIDE_REASON % tuple(found),)
+
+
 ALLOW_PATHS: dict[str, AllowPath] = {
     "tre/data/access": AllowPath(_ACCESS_MIRRORED, access_query_json, access_granted_reasons),
+    "tre/applications/submit": AllowPath(_SUBMIT_MIRRORED, _no_encoder,
+                                         submit_granted_reasons),
+    "tre/applications/decide": AllowPath(_DECIDE_MIRRORED, _no_encoder,
+                                         decide_granted_reasons),
 }
-"""Package path -> its allow path; data_access is asked on every data read."""
+"""Package path -> its allow path: data_access is asked on every data read, submit and decide
+on every application (the workflow benchmark's two decisions)."""
