@@ -13,10 +13,12 @@ import base64
 import fcntl
 import json
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -48,6 +50,11 @@ PUBLIC_KEY = "audit-ed25519.pub.pem"
 
 _LINE = json.JSONEncoder(sort_keys=True)
 """``json.dumps(..., sort_keys=True)``, built once."""
+_LINE_FORMAT = '{"hash": %s, "seq": %s, "signature": %s, "time": %s}'
+"""A checkpoint as ``_LINE`` writes it, filled in with each string JSON-encoded."""
+_HEAD_SEQ = re.compile(rb'\{"hash": "[0-9a-f]*", "seq": (0|[1-9][0-9]{0,18}), '
+                       rb'"signature": "[A-Za-z0-9+/=]*", "time": "[0-9T:.+-]*"\} *\n?')
+"""A head record exactly as this module writes one: its seq is read without a JSON parse."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +71,13 @@ class Checkpoint:
         return f"tre-audit-checkpoint:{self.seq}:{self.hash}:{self.time}".encode()
 
     def to_line(self) -> str:
-        """One JSON line (keys sorted)."""
-        return _LINE.encode({"seq": self.seq, "hash": self.hash, "time": self.time,
-                             "signature": self.signature})
+        """One JSON line (keys sorted): exactly ``json.dumps(..., sort_keys=True)``'s."""
+        if type(self.seq) is not int:  # as json writes it (a bool, an int subclass...)
+            return _LINE.encode({"seq": self.seq, "hash": self.hash, "time": self.time,
+                                 "signature": self.signature})
+        return _LINE_FORMAT % (encode_basestring_ascii(self.hash), int.__repr__(self.seq),
+                               encode_basestring_ascii(self.signature),
+                               encode_basestring_ascii(self.time))
 
     @classmethod
     def from_json(cls, text: str, where: str) -> Checkpoint:
@@ -167,6 +178,9 @@ class CheckpointWriter:
 
 def _head_seq(raw: bytes) -> int | None:
     """The ``seq`` in a head record; None if there is none or it is unreadable (rewrite it)."""
+    written = _HEAD_SEQ.fullmatch(raw)
+    if written is not None:
+        return int(written[1])
     try:
         return int(json.loads(raw)["seq"])
     except (ValueError, KeyError, TypeError):
