@@ -42,18 +42,24 @@ def mirrors(path: AllowPath, package: str, bundle: Iterable[PolicyFile]) -> bool
     return all(_words(rego) in text for rego in path.mirrored)
 
 
-_ACCESS_REASON = "permit %s grants %s %s@%s in project %s"
-
-_ACCESS_MIRRORED = (
-    f"""
+def _one_reason_when_allowed(reason: str, arguments: str) -> str:
+    """The Rego of an allowed ``decision`` whose one reason is ``sprintf(reason, [arguments])``."""
+    return f"""
 decision := {{"allow": true, "reasons": [reason]}} if {{
 	allow
 	reason := sprintf(
-		"{_ACCESS_REASON}",
-		[_judged.id, input.user, input.dataset, input.version, input.project],
+		"{reason}",
+		[{arguments}],
 	)
 }}
-""",
+"""
+
+
+_ACCESS_REASON = "permit %s grants %s %s@%s in project %s"
+
+_ACCESS_MIRRORED = (
+    _one_reason_when_allowed(
+        _ACCESS_REASON, "_judged.id, input.user, input.dataset, input.version, input.project"),
     "_revision := input.permit_revision if is_string(input.permit_revision)",
     "_judged := input.permit if not _revision",
     """
@@ -127,15 +133,8 @@ def _strings(input: Mapping[str, Any], *path: tuple[str, str]) -> list[str] | No
 
 _SUBMIT_REASON = "%s may submit application %s as its applicant"
 
-_SUBMIT_MIRRORED = (f"""
-decision := {{"allow": true, "reasons": [reason]}} if {{
-	allow
-	reason := sprintf(
-		"{_SUBMIT_REASON}",
-		[input.actor.name, input.application.id],
-	)
-}}
-""",)
+_SUBMIT_MIRRORED = (
+    _one_reason_when_allowed(_SUBMIT_REASON, "input.actor.name, input.application.id"),)
 
 
 def submit_granted_reasons(input: Mapping[str, Any], _held: HeldPermits
@@ -147,15 +146,8 @@ def submit_granted_reasons(input: Mapping[str, Any], _held: HeldPermits
 
 _DECIDE_REASON = "hdab officer %s may %s application %s"
 
-_DECIDE_MIRRORED = (f"""
-decision := {{"allow": true, "reasons": [reason]}} if {{
-	allow
-	reason := sprintf(
-		"{_DECIDE_REASON}",
-		[input.actor.name, input.decision.outcome, input.application.id],
-	)
-}}
-""",)
+_DECIDE_MIRRORED = (_one_reason_when_allowed(
+    _DECIDE_REASON, "input.actor.name, input.decision.outcome, input.application.id"),)
 
 
 def decide_granted_reasons(input: Mapping[str, Any], _held: HeldPermits
