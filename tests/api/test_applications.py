@@ -144,6 +144,74 @@ def test_bad_bodies_say_what_to_fix_and_write_nothing(api: Api) -> None:
     assert audit_trail(api.node) == before
 
 
+def _lung_ai(api: Api, user: str = "alice") -> dict[str, Any]:
+    mine: list[dict[str, Any]] = api.client.get(PERMITS, headers=api.as_(user)).json()
+    return next(p for p in mine if p["project"] == "lung-ai")
+
+
+def test_a_member_applies_to_amend_the_permit_and_an_officer_decides(api: Api) -> None:
+    permit = _lung_ai(api)
+    outsider = api.client.post(f"{PERMITS}/{permit['id']}/amendments", headers=api.as_("carol"),
+                               json={"add_members": [{"user": "carol"}]})
+    assert outsider.status_code == 403
+    answer = api.client.post(
+        f"{PERMITS}/{permit['id']}/amendments", headers=api.as_("bob"),
+        json={"add_members": [{"user": "carol"}], "until": "2027-01-31T00:00:00Z",
+              "compute": {"cpus": 2, "memory_gb": 8, "gpus": 0, "hours": 50},
+              "justification": "carol joins for the validation"})
+    assert answer.status_code == 201, answer.text
+    amendment = answer.json()
+    assert (amendment["kind"], amendment["amends_permit"], amendment["status"],
+            amendment["applicant"], amendment["description"]) == (
+        "amendment", permit["id"], "submitted", "bob", "carol joins for the validation")
+    assert [m["user"] for m in amendment["members"]] == ["alice", "bob", "carol"]
+    assert _lung_ai(api) == permit  # nothing changes before the HDAB decides
+    assert api.client.get(PERMITS, headers=api.as_("carol")).json() == []
+
+    approved = api.client.post(f"{APPLICATIONS}/{amendment['id']}/approve",
+                               headers=api.as_("olga"), json={"reason": "fine"})
+    assert approved.status_code == 201, approved.text
+    amended = _lung_ai(api, "carol")
+    assert (amended["id"], amended["valid_until"], amended["compute"]["hours"]) == (
+        permit["id"], "2027-01-31T00:00:00Z", 50)
+    assert [m["user"] for m in amended["members"]] == ["alice", "bob", "carol"]
+    assert ("olga", "permit.amend", permit["id"], "allowed") in audit_trail(api.node)
+
+
+def test_bad_amendments_say_what_to_fix_and_write_nothing(api: Api) -> None:
+    permit_id = _lung_ai(api)["id"]
+    url = f"{PERMITS}/{permit_id}/amendments"
+    before = audit_trail(api.node)
+    cases: list[tuple[dict[str, Any], int, str]] = [
+        ({}, 400, "an amendment must change something"),
+        ({"add_members": [{"user": "bob"}]}, 400, "bob already in permit"),
+        ({"add_members": [{"user": "zed"}]}, 400, "unknown member(s) zed"),
+        ({"remove_members": ["alice"]}, 400, "alice cannot remove themselves from permit"),
+        ({"until": "2020-01-01T00:00:00Z"}, 400, "end"),
+        ({"until": "2027-01-31T00:00:00"}, 422, "body.until: Input should have timezone"),
+        ({"compute": {"gpus": -1}}, 400, "gpus"),
+        ({"add_members": [{"user": "carol", "role": "boss"}]}, 422,
+         "body.add_members.0.role"),
+        ({"colour": "red"}, 422, "body.colour: Extra inputs are not permitted"),
+    ]
+    for body, code, message in cases:
+        answer = api.client.post(url, headers=api.as_("alice"), json=body)
+        assert (answer.status_code, message in answer.text) == (code, True), (body, answer.text)
+    missing = api.client.post(f"{PERMITS}/permit-nope/amendments", headers=api.as_("alice"),
+                              json={"add_members": [{"user": "carol"}]})
+    assert missing.status_code == 404
+    assert audit_trail(api.node) == before
+    leaderless = api.client.post(url, headers=api.as_("bob"), json={"remove_members": ["alice"]})
+    assert (leaderless.status_code, "a project needs a lead member" in leaderless.text) == (
+        400, True)
+    assert audit_trail(api.node) == before
+    first = api.client.post(url, headers=api.as_("alice"),
+                            json={"add_members": [{"user": "carol"}]})
+    assert first.status_code == 201, first.text
+    second = api.client.post(url, headers=api.as_("alice"), json={"remove_members": ["bob"]})
+    assert (second.status_code, "already has an open application" in second.text) == (400, True)
+
+
 def test_decisions_are_never_made_with_a_workspace_token(api: Api) -> None:
     """Code in a workspace (a co-member's notebook) holds that workspace's token: with it, an
     HDAB officer's decisions and an output checker's review or release are refused before any

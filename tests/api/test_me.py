@@ -41,5 +41,6 @@ def test_openapi_document_lists_every_endpoint(api: Api) -> None:
             ("/me", ["get"]),
             ("/permits", ["get"]),
             ("/permits/{permit_id}", ["get"]),
+            ("/permits/{permit_id}/amendments", ["post"]),
             ("/permits/{permit_id}/{action}", ["post"])]
     assert "JupyterHub token" in doc["components"]["securitySchemes"]

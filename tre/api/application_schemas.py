@@ -24,6 +24,10 @@ class MemberIO(BaseModel):
     user: NonBlank
     role: ProjectRole = ProjectRole.RESEARCHER
 
+    def domain(self) -> Member:
+        """The domain's member."""
+        return Member(self.user, self.role)
+
 
 class ComputeIO(BaseModel):
     """Compute requested for (or granted to) the project (limits: the domain's, a 400)."""
@@ -32,6 +36,10 @@ class ComputeIO(BaseModel):
     memory_gb: int = 8
     gpus: int = 0
     hours: int = 100
+
+    def domain(self) -> Compute:
+        """The domain's compute (InvalidInput, a 400, for values it refuses)."""
+        return Compute(self.cpus, self.memory_gb, self.gpus, self.hours)
 
 
 class ApplicationBody(Body):
@@ -57,11 +65,9 @@ class ApplicationBody(Body):
         return ApplicationForm(
             project=self.project, title=self.title, purpose=self.purpose,
             description=self.description, organisation=self.organisation,
-            members=tuple(Member(m.user, m.role) for m in self.members),
+            members=tuple(m.domain() for m in self.members),
             datasets=tuple(DatasetRef.parse(d) for d in self.datasets),
-            compute=Compute(self.compute.cpus, self.compute.memory_gb, self.compute.gpus,
-                            self.compute.hours),
-            period=Period(self.start, self.end))
+            compute=self.compute.domain(), period=Period(self.start, self.end))
 
 
 class ApproveBody(Body):
@@ -72,6 +78,19 @@ class ApproveBody(Body):
     egress: EgressProfile = EgressProfile.AGGREGATE
     until: AwareDatetime | None = Field(
         None, description="End the permit earlier than requested (never later).")
+
+
+class AmendmentBody(Body):
+    """A member's request to change their permit; it takes effect only on an HDAB approval."""
+
+    add_members: list[MemberIO] = Field(default_factory=list, max_length=200)
+    remove_members: list[NonBlank] = Field(default_factory=list, max_length=200)
+    until: AwareDatetime | None = Field(
+        None, description="A new end of the permit (its start stays).")
+    compute: ComputeIO | None = Field(None, description="New compute limits.")
+    justification: str = Field("", max_length=4000,
+                               description="Why the change is needed (the HDAB reads it).")
+
 
 
 class ReasonBody(Body):

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, status
 
 from tre.api.access import Deciding, Seeing, Viewer
 from tre.api.application_schemas import (
+    AmendmentBody,
     ApplicationBody,
     ApplicationOut,
     ApproveBody,
@@ -146,6 +147,23 @@ async def list_permits(api: State, who: Seeing) -> list[PermitOut]:
 def get_permit(permit: ReadablePermit, api: State) -> PermitOut:
     """What the permit grants, to whom, until when; its status as it counts now."""
     return PermitOut.of(permit, api.node.clock())
+
+
+# Declared before /{permit_id}/{action}, which would take "amendments" for an action.
+@permits_router.post("/{permit_id}/amendments", status_code=status.HTTP_201_CREATED,
+                     summary="Apply to amend a permit: members, end date, compute")
+async def amend(permit: ReadablePermit, api: State, who: Seeing,
+                body: AmendmentBody) -> ApplicationOut:
+    """A member applies to change the permit (policy ``application_submit``); the change is
+    made only when an HDAB officer approves the amendment (``/applications/{id}/approve``)."""
+    until = None if body.until is None else Period(permit.period.start, body.until)
+    amendment = await api.run(
+        applications.amend, api.node, who.name, permit.id,
+        add_members=tuple(m.domain() for m in body.add_members),
+        remove_members=tuple(body.remove_members), until=until,
+        compute=None if body.compute is None else body.compute.domain(),
+        justification=body.justification)
+    return ApplicationOut.of(amendment)
 
 
 @permits_router.post("/{permit_id}/{action}", summary="Suspend, reinstate or revoke a permit")

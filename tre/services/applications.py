@@ -312,6 +312,10 @@ def amend(node: Node, actor: str, permit_id: str, *, add_members: tuple[Member, 
         datasets=tuple(DatasetRef(d.dataset, d.version) for d in permit.datasets),
         compute=compute or permit.compute, period=period)
     if actor not in {m.user for m in form.members}:
+        if actor in remove_members:
+            raise InvalidInput(f"{actor} cannot remove themselves from permit {permit_id}: "
+                               "the applicant of an amendment stays a member; ask another "
+                               "member to apply for it")
         raise InvalidInput(f"{actor} is not a member of permit {permit_id}: only members amend")
     return apply(node, actor, form, amends_permit=permit_id)
 
