@@ -110,7 +110,7 @@ _CATEGORIES: tuple[tuple[str, Callable[[str, str], bool]], ...] = (
     ("policy engine: regorus evaluation",
      lambda f, n: f == "~" and "Engine" in n),
     ("audit checkpoint: ed25519 signing",
-     lambda f, n: "cryptography" in f or (f == "~" and "sign" in n)),
+     lambda f, n: "/nacl/" in f or (f == "~" and "sign" in n)),
     ("audit checkpoint: file I/O (open, lock, read, write, replace)",
      lambda f, n: f == "~" and any(k in n for k in (
          "posix.", "io.open", "flock", "_io.", "built-in method open", "fstat"))),
