@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tre.db.datasets import Dataset
 from tre.domain.applications import ApplicationStatus, DataAccessApplication
@@ -93,6 +94,22 @@ def issue_permit(node: Node, *, applicant: str = "alice", officer: str = "olga",
     """A freshly issued permit for ``project``."""
     app = applications.apply(node, applicant, form(project, members=members))
     return applications.approve(node, officer, app.id, applications.Approval("sound protocol"))
+
+
+def audit_details(node: Node, action: str) -> dict[str, Any]:
+    """The details of the newest audit event of ``action``."""
+    import json
+
+    from sqlalchemy import select
+
+    from tre.db.schema import AuditEventRow
+
+    with node.db.read_engine.connect() as conn:
+        details = conn.execute(select(AuditEventRow.details)
+                               .where(AuditEventRow.action == action)
+                               .order_by(AuditEventRow.seq.desc()).limit(1)).scalar_one()
+    found: dict[str, Any] = json.loads(details)
+    return found
 
 
 def audit_trail(node: Node) -> list[tuple[str, str, str, str]]:

@@ -77,3 +77,12 @@ def test_host_node_is_covered_by_dev_null(tmp_path: Path) -> None:
                         seccomp_fd=8)
     usr = argv.index("/usr") + 1  # --ro-bind /usr /usr, then the covers
     assert argv[usr + 1:usr + 4] == ["--ro-bind", "/dev/null", "/usr/bin/node"]
+
+
+def test_a_status_fd_asks_bwrap_to_report_the_commands_exit() -> None:
+    plain = render_bwrap(SPEC, ["true"], HOST, tools=TOOLS, stage=STAGE, data_fds=FDS,
+                         seccomp_fd=8)
+    reported = render_bwrap(SPEC, ["true"], HOST, tools=TOOLS, stage=STAGE, data_fds=FDS,
+                            seccomp_fd=8, status_fd=9)
+    at = plain.index("--uid")
+    assert reported == [*plain[:at], "--json-status-fd", "9", *plain[at:]]

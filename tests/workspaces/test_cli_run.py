@@ -16,6 +16,7 @@ from tre.services.node import Node, utc_now
 from tre.settings import Settings
 from tre.workspaces.bwrap import BwrapBackend
 from tre.workspaces.config import WorkspaceSettings
+from tre.workspaces.jobs import NOT_STARTED
 
 TRE_RUN = [sys.executable, "-m", "tre.cli.app", "run"]
 
@@ -44,6 +45,30 @@ def test_tre_run_passes_output_and_exit_code_through(
                      ("bob", "job.start", job, "allowed"),
                      ("bob", "job.finish", job, "completed")]
     assert permit.project == "lung-ai"
+
+
+def test_a_command_the_sandbox_cannot_run_is_a_failed_job_not_a_completed_one(
+        node: Node, clock: Clock, settings: Settings, ws_settings: WorkspaceSettings,
+        publish: Publish, backend: BwrapBackend) -> None:
+    clock.now = utc_now()
+    seed_users(node)
+    publish()
+    app = applications.apply(node, "alice", form(start=clock.now - timedelta(hours=1)))
+    applications.approve(node, "olga", app.id, applications.Approval("ok"))
+    env = {**os.environ, "TRE_HOME": str(settings.home), "TRE_DATABASE_URL": settings.url,
+           "TRE_POLICIES_DIR": str(settings.policies_dir),
+           "TRE_WORKSPACES_ROOT": str(ws_settings.root)}
+    before = len(audit_trail(node))
+    done = subprocess.run([*TRE_RUN, "--project", "lung-ai", "--as", "bob", "--",
+                           "/workspace/no-such-program"], env=env, capture_output=True,
+                          text=True, check=False)
+    assert (done.returncode, done.stdout) == (125, "")
+    assert "bwrap: execvp /workspace/no-such-program: No such file or directory" in done.stderr
+    assert done.stderr.endswith(f"tre: {NOT_STARTED}\n")
+    trail = audit_trail(node)[before:]
+    job = trail[-1][2]
+    assert trail[-2:] == [("bob", "job.start", job, "allowed"),
+                          ("bob", "job.finish", job, "failed")]
 
 
 def test_tre_run_refusal_exits_125_with_the_reason(

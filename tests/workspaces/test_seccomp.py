@@ -22,11 +22,13 @@ from workspaces import escape_cases as cases
 from workspaces.escape_cases import World
 from workspaces.sandbox_support import Publish
 
+from factories import audit_details, audit_trail
 from tre.services.node import Node
 from tre.settings import Settings
 from tre.workspaces.bwrap import BwrapBackend, SandboxResult
 from tre.workspaces.config import WorkspaceSettings
 from tre.workspaces.errors import SandboxUnavailable
+from tre.workspaces.jobs import NOT_STARTED
 from tre.workspaces.seccomp import Rule, filter_program
 from tre.workspaces.uids import ProjectUids
 
@@ -204,9 +206,13 @@ def test_a_filter_bwrap_cannot_load_stops_the_sandbox_before_the_command(
     broken = dataclasses.replace(world, backend=BwrapBackend(ws_settings,
                                                              syscall_filter=b"\0" * 7))
     ran = broken.run("open('/workspace/ran', 'w').close()")
-    assert ran.result == SandboxResult(1)
+    assert ran.result == SandboxResult(1, started=False)
     assert "seccomp" in ran.err
     assert not world.host_path("lung-ai", "workspace", "ran").exists()
+    finished = audit_details(world.node, "job.finish")
+    [(actor, action, _job, outcome)] = audit_trail(world.node)[-1:]
+    assert (actor, action, outcome, finished["error"]) == (
+        "bob", "job.finish", "failed", NOT_STARTED)
 
 
 def sandboxed(pid: int) -> dict[str, list[str]]:

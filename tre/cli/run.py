@@ -13,7 +13,7 @@ from tre.services.bootstrap import load_settings
 from tre.workspaces.bwrap import BwrapBackend, Tools
 from tre.workspaces.config import WorkspaceSettings
 from tre.workspaces.errors import SandboxUnavailable
-from tre.workspaces.jobs import record_refusal, run_job
+from tre.workspaces.jobs import NOT_STARTED, record_refusal, run_job
 from tre.workspaces.spec import GIB, Profile
 from tre.workspaces.uids import ProjectUids
 
@@ -59,6 +59,9 @@ def run(
             raise
         result = run_job(opened, as_user, project, command, backend=backend,
                          settings=workspaces, uids=uids, profile=profile)
+    if not result.started:
+        typer.echo(f"tre: {NOT_STARTED}", err=True)
+        raise typer.Exit(SandboxUnavailable.exit_code)
     if result.stopped:
         typer.echo(f"tre: job stopped: {result.stopped}", err=True)
     elif result.oom_killed:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import select
 import shutil
 import signal
 import subprocess
@@ -144,6 +145,10 @@ def group_file(spec: WorkspaceSpec) -> bytes:
 HOSTS_FILE = b"127.0.0.1 localhost workspace\n::1 localhost\n"
 SECCOMP_FD = "seccomp"
 """The key of the syscall filter's fd among the fds a start hands to bwrap."""
+STATUS_FD = "status"
+"""The key of the status pipe's write end among them (:meth:`BwrapBackend.start`)."""
+STATUS_WAIT_S = 2.0
+"""How long an ended sandbox's status report may take to arrive."""
 
 
 def staged_name(index: int) -> str:
@@ -153,11 +158,12 @@ def staged_name(index: int) -> str:
 
 def render_bwrap(spec: WorkspaceSpec, command: Sequence[str], host: HostLayout, *,
                  tools: Tools, stage: Path, data_fds: Mapping[str, int],
-                 seccomp_fd: int) -> list[str]:
+                 seccomp_fd: int, status_fd: int | None = None) -> list[str]:
     """The bwrap part of the command line (pure): what the sandbox sees and how it runs.
 
     ``data_fds`` maps ``/etc/passwd``, ``/etc/group`` and ``/etc/hosts`` to readable fds;
-    ``seccomp_fd`` is a readable fd holding the syscall filter as BPF.
+    ``seccomp_fd`` is a readable fd holding the syscall filter as BPF; ``status_fd``, if given,
+    a writable fd where bwrap reports (JSON) the command's exit code, once it ran at all.
     """
     if spec.limits.gpus:
         raise SandboxUnavailable(
@@ -169,6 +175,7 @@ def render_bwrap(spec: WorkspaceSpec, command: Sequence[str], host: HostLayout, 
     argv = [tools.bwrap, "--unshare-all", "--unshare-user", "--disable-userns",
             "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--seccomp", str(seccomp_fd),
+            *(() if status_fd is None else ("--json-status-fd", str(status_fd))),
             "--uid", str(spec.uid), "--gid", str(spec.gid), "--hostname", "workspace",
             "--ro-bind", "/usr", "/usr"]
     for program in host.hidden:
@@ -216,6 +223,9 @@ class SandboxResult:
     oom_killed: bool = False
     stopped: str | None = None
     """Why tre stopped it early (e.g. the permit was suspended), if it did."""
+    started: bool = True
+    """False when the sandbox ended before the command ran (a syscall filter bwrap could not
+    load, a mount, a command not found): ``exit_code`` is then bwrap's own."""
 
 
 @dataclass
@@ -253,11 +263,13 @@ class BwrapBackend:
     def start(self, spec: WorkspaceSpec, command: Sequence[str], *,
               stdin: IO[bytes] | int | None = None, stdout: IO[bytes] | int | None = None,
               stderr: IO[bytes] | int | None = None,
-              extra_mounts: Sequence[Mount] = ()) -> RunningSandbox:
+              extra_mounts: Sequence[Mount] = (), report_status: bool = False
+              ) -> RunningSandbox:
         """Start ``command`` in the sandbox and return at once (a server; see :meth:`run`).
 
         ``extra_mounts`` are bound after the spec's own (e.g. the hub bridge's run folder);
         the caller must :meth:`RunningSandbox.stop` it, which also removes its cgroups.
+        ``report_status``: keep bwrap's status report, read by :meth:`RunningSandbox.started`.
         """
         if os.geteuid() != 0:
             raise SandboxUnavailable("starting a sandbox needs root (to drop to the project's "
@@ -270,6 +282,7 @@ class BwrapBackend:
         data = {"/etc/passwd": passwd_file(spec), "/etc/group": group_file(spec),
                 "/etc/hosts": HOSTS_FILE, SECCOMP_FD: self.syscall_filter}
         fds: dict[str, int] = {}
+        status: int | None = None
         cgroup = self._limits(spec)
         try:
             for target, content in data.items():
@@ -277,9 +290,11 @@ class BwrapBackend:
                 os.write(write_end, content)  # far below a pipe's buffer
                 os.close(write_end)
                 fds[target] = read_end
+            if report_status:  # bwrap writes to this end; we read the other
+                status, fds[STATUS_FD] = os.pipe()
             bwrap_argv = render_bwrap(spec, command, self._host(), tools=self.tools,
                                       stage=self.stage, data_fds=fds,
-                                      seccomp_fd=fds[SECCOMP_FD])
+                                      seccomp_fd=fds[SECCOMP_FD], status_fd=fds.get(STATUS_FD))
             argv = render_launcher(spec, bwrap_argv, tools=self.tools, stage=self.stage)
             if cgroup is not None:
                 argv = [self.tools.sh, "-c", _JOIN_SCRIPT, "tre-join",
@@ -290,11 +305,13 @@ class BwrapBackend:
         except BaseException:
             if cgroup is not None:
                 cgroup.remove()
+            if status is not None:
+                os.close(status)
             raise
         finally:
             for fd in fds.values():
                 os.close(fd)
-        return RunningSandbox(process, cgroup)
+        return RunningSandbox(process, cgroup, status)
 
     def run(self, spec: WorkspaceSpec, command: Sequence[str], *,
             stdin: IO[bytes] | int | None = None, stdout: IO[bytes] | int | None = None,
@@ -306,15 +323,17 @@ class BwrapBackend:
         ``keep_running`` is asked every ``poll_s`` seconds; a reason it returns stops the
         sandbox (SIGKILL to everything in its cgroup) and is reported as ``stopped``.
         """
-        sandbox = self.start(spec, command, stdin=stdin, stdout=stdout, stderr=stderr)
+        sandbox = self.start(spec, command, stdin=stdin, stdout=stdout, stderr=stderr,
+                             report_status=True)
         try:
             stopped = _wait(sandbox.process, keep_running, poll_s)
             code = sandbox.process.returncode
             return SandboxResult(
                 exit_code=128 - code if code < 0 else code,
                 oom_killed=sandbox.cgroup.oom_killed() if sandbox.cgroup is not None else False,
-                stopped=stopped)
+                stopped=stopped, started=stopped is not None or sandbox.started())
         finally:
+            sandbox.close_status()
             if sandbox.cgroup is not None:
                 sandbox.cgroup.remove()
 
@@ -325,6 +344,28 @@ class RunningSandbox:
 
     process: subprocess.Popen[bytes]
     cgroup: Cgroup | None
+    status: int | None = None
+    """The read end of bwrap's status reports (``report_status``), until closed."""
+
+    def started(self) -> bool:
+        """Whether the command ran (bwrap reports its exit code only then); read once the
+        sandbox has ended. True when nothing was reported for lack of a status fd."""
+        if self.status is None:
+            return True
+        report = b""
+        # To EOF (bwrap, the only writer, is gone), but never hang on a straggler holding it.
+        while select.select([self.status], [], [], STATUS_WAIT_S)[0]:
+            chunk = os.read(self.status, 4096)
+            if not chunk:
+                break
+            report += chunk
+        return b'"exit-code"' in report
+
+    def close_status(self) -> None:
+        """Close the status fd, if one is open."""
+        if self.status is not None:
+            os.close(self.status)
+            self.status = None
 
     def poll(self) -> int | None:
         """None while the sandbox runs, else its exit code."""
@@ -342,6 +383,7 @@ class RunningSandbox:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self.close_status()
         if self.cgroup is not None:
             self.cgroup.remove()
 

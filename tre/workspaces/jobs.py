@@ -96,6 +96,12 @@ def run_job(node: Node, user: str, project: str, command: Sequence[str], *,
                                "seconds": round(time.monotonic() - started, 3)}
     if result.stopped is not None:
         details["stopped"] = result.stopped
-    _record(node, user, "job.finish", job_id, "stopped" if result.stopped else "completed",
-            details)
+    if not result.started:
+        details["error"] = NOT_STARTED
+    outcome = ("stopped" if result.stopped else "completed" if result.started else "failed")
+    _record(node, user, "job.finish", job_id, outcome, details)
     return result
+
+
+NOT_STARTED = ("the sandbox ended before the command ran (its syscall filter, a mount, or "
+               "the command itself could not be set up: bubblewrap's message says which)")
