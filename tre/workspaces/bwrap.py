@@ -328,10 +328,11 @@ class BwrapBackend:
         try:
             stopped = _wait(sandbox.process, keep_running, poll_s)
             code = sandbox.process.returncode
-            return SandboxResult(
-                exit_code=128 - code if code < 0 else code,
-                oom_killed=sandbox.cgroup.oom_killed() if sandbox.cgroup is not None else False,
-                stopped=stopped, started=stopped is not None or sandbox.started())
+            oom_killed = sandbox.cgroup.oom_killed() if sandbox.cgroup is not None else False
+            # Killed for memory (bwrap too, maybe) or by tre: whatever bwrap reported, it ran.
+            return SandboxResult(exit_code=128 - code if code < 0 else code,
+                                 oom_killed=oom_killed, stopped=stopped,
+                                 started=oom_killed or stopped is not None or sandbox.started())
         finally:
             sandbox.close_status()
             if sandbox.cgroup is not None:
