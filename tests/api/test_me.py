@@ -32,6 +32,8 @@ def test_openapi_document_lists_every_endpoint(api: Api) -> None:
             ("/applications/{application_id}/reject", ["post"]),
             ("/applications/{application_id}/submit", ["post"]),
             ("/applications/{application_id}/withdraw", ["post"]),
+            ("/datasets", ["get"]),
+            ("/datasets/{dataset_id}", ["get"]),
             ("/egress-requests", ["get", "post"]),
             ("/egress-requests/{request_id}", ["get"]),
             ("/egress-requests/{request_id}/files/{name}/reviews", ["post"]),

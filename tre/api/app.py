@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tre import __version__
-from tre.api import applications, egress, errors, me
+from tre.api import applications, datasets, egress, errors, me
 from tre.api.auth import Authenticator
 from tre.api.deps import ApiState
 from tre.api.settings import ApiSettings
@@ -51,6 +51,7 @@ def create_app(settings: ApiSettings, node: Node | Callable[[], Node],
     errors.install(app)
     app.include_router(applications.applications_router, prefix=base)
     app.include_router(applications.permits_router, prefix=base)
+    app.include_router(datasets.router, prefix=base)
     app.include_router(egress.router, prefix=base)
     app.include_router(me.router, prefix=base)
     return app

@@ -30,3 +30,9 @@ def list_datasets(node: Node) -> list[tuple[Dataset, list[DatasetVersion]]]:
     with node.db.reading() as session:
         return [(d, dataset_store.versions(session, d.id))
                 for d in dataset_store.list_all(session)]
+
+
+def get_dataset(node: Node, dataset_id: str) -> tuple[Dataset, list[DatasetVersion]]:
+    """One dataset with its versions, newest first; NotFound saying how to list them."""
+    with node.db.reading() as session:
+        return dataset_store.get(session, dataset_id), dataset_store.versions(session, dataset_id)
