@@ -32,9 +32,10 @@ class DatasetOut(BaseModel):
 
     id: str
     title: str
-    description: str
     data_holder: str
-    synthetic: bool
+    synthetic: bool = False
+    """Synthetic data (for trying out code), not patients'."""
+    description: str = ""
     created_at: datetime
     versions: list[VersionOut]
 
