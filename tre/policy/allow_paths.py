@@ -119,50 +119,34 @@ def _no_encoder(input: Mapping[str, Any]) -> None:
     """No faster encoding than ``json`` for this input: the engine's own is used."""
 
 
-def _strings(input: Mapping[str, Any], *path: tuple[str, str]) -> list[str] | None:
-    """``input[outer][inner]`` for each pair of ``path``, if every one is a string."""
-    found = []
-    for outer, inner in path:
-        section = input.get(outer)
-        value = section.get(inner) if isinstance(section, Mapping) else None
-        if not isinstance(value, str):
-            return None
-        found.append(value)
-    return found
+def _input_reason(reason: str, *fields: tuple[str, str]) -> AllowPath:
+    """The allow path of a decision whose one reason is ``reason`` filled with input fields.
 
+    Each field ``(section, key)`` is ``input.section.key`` in the mirrored Rego, in order; the
+    reason is built only when every one of them is a string (else None: the engine decides).
+    """
+    arguments = ", ".join(f"input.{section}.{key}" for section, key in fields)
 
-_SUBMIT_REASON = "%s may submit application %s as its applicant"
+    def reasons(input: Mapping[str, Any], _held: HeldPermits) -> tuple[str, ...] | None:
+        found = []
+        for section, key in fields:
+            part = input.get(section)
+            value = part.get(key) if isinstance(part, Mapping) else None
+            if not isinstance(value, str):
+                return None
+            found.append(value)
+        return (reason % tuple(found),)
 
-_SUBMIT_MIRRORED = (
-    _one_reason_when_allowed(_SUBMIT_REASON, "input.actor.name, input.application.id"),)
-
-
-def submit_granted_reasons(input: Mapping[str, Any], _held: HeldPermits
-                           ) -> tuple[str, ...] | None:
-    """The reasons of an allowed ``application_submit`` (``_SUBMIT_MIRRORED``), or None."""
-    found = _strings(input, ("actor", "name"), ("application", "id"))
-    return None if found is None else (_SUBMIT_REASON % tuple(found),)
-
-
-_DECIDE_REASON = "hdab officer %s may %s application %s"
-
-_DECIDE_MIRRORED = (_one_reason_when_allowed(
-    _DECIDE_REASON, "input.actor.name, input.decision.outcome, input.application.id"),)
-
-
-def decide_granted_reasons(input: Mapping[str, Any], _held: HeldPermits
-                           ) -> tuple[str, ...] | None:
-    """The reasons of an allowed ``application_decide`` (``_DECIDE_MIRRORED``), or None."""
-    found = _strings(input, ("actor", "name"), ("decision", "outcome"), ("application", "id"))
-    return None if found is None else (_DECIDE_REASON % tuple(found),)
+    return AllowPath((_one_reason_when_allowed(reason, arguments),), _no_encoder, reasons)
 
 
 ALLOW_PATHS: dict[str, AllowPath] = {
     "tre/data/access": AllowPath(_ACCESS_MIRRORED, access_query_json, access_granted_reasons),
-    "tre/applications/submit": AllowPath(_SUBMIT_MIRRORED, _no_encoder,
-                                         submit_granted_reasons),
-    "tre/applications/decide": AllowPath(_DECIDE_MIRRORED, _no_encoder,
-                                         decide_granted_reasons),
+    "tre/applications/submit": _input_reason(
+        "%s may submit application %s as its applicant", ("actor", "name"), ("application", "id")),
+    "tre/applications/decide": _input_reason(
+        "hdab officer %s may %s application %s",
+        ("actor", "name"), ("decision", "outcome"), ("application", "id")),
 }
 """Package path -> its allow path: data_access is asked on every data read, submit and decide
 on every application (the workflow benchmark's two decisions)."""
