@@ -108,6 +108,11 @@ class PermitRow(Base):
     updated_at: Mapped[datetime]
 
 
+AUDIT_OBJECT_ID_LENGTH = 80
+"""The longest object id the audit trail stores: callers that audit client-given names cut
+them to this."""
+
+
 class AuditEventRow(Base):
     """One audit event; ``hash`` chains it to its predecessor (see tre.audit.chain)."""
 
@@ -120,7 +125,7 @@ class AuditEventRow(Base):
     actor: Mapped[str] = mapped_column(String(64), index=True)
     action: Mapped[str] = mapped_column(String(64))
     object_type: Mapped[str] = mapped_column(String(32))
-    object_id: Mapped[str] = mapped_column(String(80), index=True)
+    object_id: Mapped[str] = mapped_column(String(AUDIT_OBJECT_ID_LENGTH), index=True)
     outcome: Mapped[str] = mapped_column(String(16))
     decision: Mapped[str] = mapped_column(Text)
     request_id: Mapped[str] = mapped_column(String(64))

@@ -26,6 +26,7 @@ from traitlets import Float, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from tre.api.settings import PREFIX as API_PREFIX
+from tre.db.schema import AUDIT_OBJECT_ID_LENGTH
 from tre.domain.values import check_slug
 from tre.errors import InvalidInput, TREError
 from tre.hub import bridge
@@ -37,8 +38,6 @@ from tre.workspaces.errors import SandboxUnavailable
 from tre.workspaces.service import prepare
 from tre.workspaces.spec import API_URL_ENV, Mount, NetworkMode, Profile, WorkspaceSpec
 
-AUDIT_ID_LENGTH = 80
-"""The longest object id the audit trail stores."""
 DROPPED_ENV = ("JPY_API_TOKEN",)
 """Variables the hub sets that a sandbox never gets (a duplicate of the server's token)."""
 START_MARGIN_S = 1.0
@@ -157,7 +156,7 @@ class TRESpawnerMixin(_SpawnerBase):  # type: ignore[misc,valid-type]  # jupyter
         try:
             # The name may be anything a client sent: bounded, as the audit trail stores it.
             await asyncio.to_thread(record, self.tre().node, actor=self.user.name, action=DENY,
-                                    project=project[:AUDIT_ID_LENGTH],
+                                    project=project[:AUDIT_OBJECT_ID_LENGTH],
                                     outcome="failed" if status == 503 else "denied",
                                     details={"reason": str(exc), **details})
         except TREError as unrecorded:
