@@ -92,7 +92,6 @@ class AmendmentBody(Body):
                                description="Why the change is needed (the HDAB reads it).")
 
 
-
 class ReasonBody(Body):
     """A decision that needs only its reason (reject, suspend, reinstate, revoke)."""
 

@@ -33,9 +33,9 @@ class DatasetOut(BaseModel):
     id: str
     title: str
     data_holder: str
-    synthetic: bool = False
+    synthetic: bool
     """Synthetic data (for trying out code), not patients'."""
-    description: str = ""
+    description: str
     created_at: datetime
     versions: list[VersionOut]
 

@@ -20,6 +20,10 @@ from tre.workspaces.uids import ProjectUids
 
 Stream = IO[bytes] | int | None
 
+NOT_STARTED = ("the sandbox ended before the command ran (its syscall filter, a mount, or "
+               "the command itself could not be set up: bubblewrap's message says which)")
+"""The error of a job whose sandbox never ran its command (``job.finish`` ``failed``)."""
+
 
 class Backend(Protocol):
     """A sandbox backend: runs a command in exactly a spec (bwrap now; Docker, k8s later)."""
@@ -101,7 +105,3 @@ def run_job(node: Node, user: str, project: str, command: Sequence[str], *,
     outcome = ("stopped" if result.stopped else "completed" if result.started else "failed")
     _record(node, user, "job.finish", job_id, outcome, details)
     return result
-
-
-NOT_STARTED = ("the sandbox ended before the command ran (its syscall filter, a mount, or "
-               "the command itself could not be set up: bubblewrap's message says which)")
