@@ -11,6 +11,7 @@ from pathlib import Path
 from workspaces.sandbox_support import Publish
 
 from factories import Clock, audit_trail, form, seed_users
+from tre.domain.permits import DataPermit
 from tre.services import applications
 from tre.services.node import Node, utc_now
 from tre.settings import Settings
@@ -21,17 +22,28 @@ from tre.workspaces.jobs import NOT_STARTED
 TRE_RUN = [sys.executable, "-m", "tre.cli.app", "run"]
 
 
-def test_tre_run_passes_output_and_exit_code_through(
-        node: Node, clock: Clock, settings: Settings, ws_settings: WorkspaceSettings,
-        publish: Publish, backend: BwrapBackend) -> None:
-    clock.now = utc_now()  # the CLI runs on the real clock
+def cli_env(settings: Settings, ws_settings: WorkspaceSettings) -> dict[str, str]:
+    """The environment of a `tre` process on the test's node and workspaces."""
+    return {**os.environ, "TRE_HOME": str(settings.home), "TRE_DATABASE_URL": settings.url,
+            "TRE_POLICIES_DIR": str(settings.policies_dir),
+            "TRE_WORKSPACES_ROOT": str(ws_settings.root)}
+
+
+def grant_lung_ai(node: Node, clock: Clock, publish: Publish) -> DataPermit:
+    """lung-ct published and lung-ai's permit (alice, bob) in force on the real clock, which
+    the CLI runs on."""
+    clock.now = utc_now()
     seed_users(node)
     publish()
     app = applications.apply(node, "alice", form(start=clock.now - timedelta(hours=1)))
-    permit = applications.approve(node, "olga", app.id, applications.Approval("ok"))
-    env = {**os.environ, "TRE_HOME": str(settings.home), "TRE_DATABASE_URL": settings.url,
-           "TRE_POLICIES_DIR": str(settings.policies_dir),
-           "TRE_WORKSPACES_ROOT": str(ws_settings.root)}
+    return applications.approve(node, "olga", app.id, applications.Approval("ok"))
+
+
+def test_tre_run_passes_output_and_exit_code_through(
+        node: Node, clock: Clock, settings: Settings, ws_settings: WorkspaceSettings,
+        publish: Publish, backend: BwrapBackend) -> None:
+    permit = grant_lung_ai(node, clock, publish)
+    env = cli_env(settings, ws_settings)
     before = len(audit_trail(node))
     done = subprocess.run(
         [*TRE_RUN, "--project", "lung-ai", "--as", "bob", "--memory-gb", "1",
@@ -50,14 +62,8 @@ def test_tre_run_passes_output_and_exit_code_through(
 def test_a_command_the_sandbox_cannot_run_is_a_failed_job_not_a_completed_one(
         node: Node, clock: Clock, settings: Settings, ws_settings: WorkspaceSettings,
         publish: Publish, backend: BwrapBackend) -> None:
-    clock.now = utc_now()
-    seed_users(node)
-    publish()
-    app = applications.apply(node, "alice", form(start=clock.now - timedelta(hours=1)))
-    applications.approve(node, "olga", app.id, applications.Approval("ok"))
-    env = {**os.environ, "TRE_HOME": str(settings.home), "TRE_DATABASE_URL": settings.url,
-           "TRE_POLICIES_DIR": str(settings.policies_dir),
-           "TRE_WORKSPACES_ROOT": str(ws_settings.root)}
+    grant_lung_ai(node, clock, publish)
+    env = cli_env(settings, ws_settings)
     before = len(audit_trail(node))
     done = subprocess.run([*TRE_RUN, "--project", "lung-ai", "--as", "bob", "--",
                            "/workspace/no-such-program"], env=env, capture_output=True,
@@ -74,9 +80,7 @@ def test_a_command_the_sandbox_cannot_run_is_a_failed_job_not_a_completed_one(
 def test_tre_run_refusal_exits_125_with_the_reason(
         node: Node, settings: Settings, ws_settings: WorkspaceSettings,
         backend: BwrapBackend) -> None:
-    env = {**os.environ, "TRE_HOME": str(settings.home), "TRE_DATABASE_URL": settings.url,
-           "TRE_POLICIES_DIR": str(settings.policies_dir),
-           "TRE_WORKSPACES_ROOT": str(ws_settings.root)}
+    env = cli_env(settings, ws_settings)
     done = subprocess.run([*TRE_RUN, "--project", "lung-ai", "--as",
                            "bob", "--", "true"], env=env, capture_output=True, text=True,
                           check=False)
@@ -87,9 +91,7 @@ def test_tre_run_refusal_exits_125_with_the_reason(
 def test_tre_run_without_bubblewrap_is_a_clear_audited_refusal(
         node: Node, settings: Settings, ws_settings: WorkspaceSettings, tmp_path: Path) -> None:
     seed_users(node)
-    env = {**os.environ, "TRE_HOME": str(settings.home), "TRE_DATABASE_URL": settings.url,
-           "TRE_POLICIES_DIR": str(settings.policies_dir),
-           "TRE_WORKSPACES_ROOT": str(ws_settings.root),
+    env = {**cli_env(settings, ws_settings),
            "TRE_WORKSPACES_BWRAP": str(tmp_path / "no" / "bwrap")}
     before = len(audit_trail(node))
     done = subprocess.run([*TRE_RUN, "--project", "lung-ai", "--as", "bob", "--", "true"],
