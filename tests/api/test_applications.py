@@ -31,6 +31,11 @@ def _apply(api: Api, user: str = "alice", **changes: Any) -> dict[str, Any]:
     return found
 
 
+def _lung_ai(api: Api, user: str = "alice") -> dict[str, Any]:
+    mine: list[dict[str, Any]] = api.client.get(PERMITS, headers=api.as_(user)).json()
+    return next(p for p in mine if p["project"] == "lung-ai")
+
+
 def test_apply_review_approve_and_see_the_permit(api: Api) -> None:
     app = _apply(api)
     assert (app["status"], app["applicant"], app["members"], app["datasets"]) == (
@@ -66,7 +71,7 @@ def test_others_see_neither_the_application_nor_the_permit(api: Api) -> None:
     assert answer.json()["detail"] == (f"carol may not see application {app['id']}: only its "
                                        "applicant, its members and HDAB officers can")
     assert api.client.get(APPLICATIONS, headers=api.as_("carol")).json() == []
-    permit_id = api.client.get(PERMITS, headers=api.as_("alice")).json()[0]["id"]
+    permit_id = _lung_ai(api)["id"]
     assert api.client.get(f"{PERMITS}/{permit_id}", headers=api.as_("carol")).status_code == 403
     assert api.client.get(APPLICATIONS).status_code == 401
 
@@ -103,7 +108,7 @@ def test_drafts_are_submitted_or_withdrawn_by_their_applicant(api: Api) -> None:
 
 
 def test_officers_suspend_reinstate_and_revoke_members_cannot(api: Api) -> None:
-    permit_id = api.client.get(PERMITS, headers=api.as_("alice")).json()[0]["id"]
+    permit_id = _lung_ai(api)["id"]
     denied = api.client.post(f"{PERMITS}/{permit_id}/suspend", headers=api.as_("alice"),
                              json={"reason": "I want to"})
     assert (denied.status_code, denied.json()["decision"]) == (403, "permit_change")
@@ -137,16 +142,11 @@ def test_bad_bodies_say_what_to_fix_and_write_nothing(api: Api) -> None:
                            ).status_code == 422
     missing = api.client.get(f"{APPLICATIONS}/app-nope", headers=api.as_("olga"))
     assert missing.status_code == 404
-    permit_id = api.client.get(PERMITS, headers=api.as_("olga")).json()[0]["id"]
+    permit_id = _lung_ai(api, "olga")["id"]
     blank = api.client.post(f"{PERMITS}/{permit_id}/suspend", headers=api.as_("olga"),
                             json={"reason": "  "})
     assert (blank.status_code, "body.reason" in blank.text) == (422, True)
     assert audit_trail(api.node) == before
-
-
-def _lung_ai(api: Api, user: str = "alice") -> dict[str, Any]:
-    mine: list[dict[str, Any]] = api.client.get(PERMITS, headers=api.as_(user)).json()
-    return next(p for p in mine if p["project"] == "lung-ai")
 
 
 def test_a_member_applies_to_amend_the_permit_and_an_officer_decides(api: Api) -> None:
@@ -217,7 +217,7 @@ def test_decisions_are_never_made_with_a_workspace_token(api: Api) -> None:
     HDAB officer's decisions and an output checker's review or release are refused before any
     policy is asked, and nothing is written; reading and one's own requests still work."""
     app = _apply(api)
-    permit_id = api.client.get(PERMITS, headers=api.as_("alice")).json()[0]["id"]
+    permit_id = _lung_ai(api)["id"]
     submitted = api.client.post(f"{BASE}/egress-requests", headers=api.from_workspace("alice"),
                                 json={"project": "lung-ai", "justification": "site counts",
                                       "files": ["counts.csv"]})
